@@ -1,0 +1,106 @@
+#pragma once
+// The gateway's configuration (shared/CONTRACT.md, "Config"), loaded from TOML once at start and on
+// SIGHUP. Loading is strict and collects every problem before failing: each error names the file,
+// line, column and key. Paths in the file are relative to the file's own directory.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "archer/core/topic_template.h"
+
+namespace archer {
+
+struct GatewayConfig {
+  std::string id;
+};
+
+struct MqttTlsConfig {
+  std::filesystem::path ca_file;
+  std::filesystem::path cert_file;
+  std::filesystem::path key_file;
+};
+
+struct MqttConfig {
+  std::string uri;
+  std::string client_id;
+  std::chrono::milliseconds session_expiry{std::chrono::hours(1)};
+  std::chrono::milliseconds keepalive{std::chrono::seconds(30)};
+  std::optional<std::string> username;
+  std::optional<std::filesystem::path> password_file;
+  std::optional<MqttTlsConfig> tls;
+};
+
+struct KafkaConfig {
+  // librdkafka properties, verbatim, in file order.
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+
+enum class SpoolFullPolicy { backpressure, drop_oldest };
+
+struct SpoolConfig {
+  std::filesystem::path dir;
+  std::uint64_t max_size = std::uint64_t{1} << 30;
+  SpoolFullPolicy on_full = SpoolFullPolicy::backpressure;
+};
+
+struct HttpConfig {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+enum class PayloadFormat { flatbuffers, json };
+
+struct IngestSection {
+  std::string name;
+  TopicTemplate mqtt;
+  std::optional<std::string> share_group;
+  int qos = 1;
+  std::filesystem::path schema;
+  std::vector<PayloadFormat> formats{PayloadFormat::flatbuffers};
+  std::string topic;
+  StringTemplate key;
+  // payload field -> topic capture that it must equal
+  std::vector<std::pair<std::string, std::string>> bind;
+  std::uint64_t max_payload = 256 * 1024;
+  std::string dead_letter;
+
+  bool accepts(PayloadFormat format) const;
+};
+
+struct ActuatorSection {
+  std::string name;
+  std::string commands;
+  std::string transactions;
+  std::string events;
+  TopicTemplate request;
+  TopicTemplate response;
+  std::chrono::milliseconds timeout{std::chrono::seconds(5)};
+  int retries = 2;
+  int max_concurrent_devices = 64;
+};
+
+struct Config {
+  std::filesystem::path file;
+  GatewayConfig gateway;
+  MqttConfig mqtt;
+  KafkaConfig kafka;
+  SpoolConfig spool;
+  std::optional<HttpConfig> http;
+  std::vector<IngestSection> ingest;
+  std::vector<ActuatorSection> actuators;
+};
+
+struct ConfigResult {
+  std::optional<Config> config;
+  std::vector<std::string> errors;  // "file:line:col: key: message", in file order
+};
+
+ConfigResult load_config(const std::filesystem::path& file);
+// Parses `text` as if it were the content of `file` (relative paths resolve against file's directory).
+ConfigResult parse_config(std::string_view text, const std::filesystem::path& file);
+
+}  // namespace archer

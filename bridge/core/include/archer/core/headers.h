@@ -1,0 +1,45 @@
+#pragma once
+// Kafka record headers of the contract (shared/CONTRACT.md, "Kafka records"). Values are text.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace RdKafka {
+class Headers;
+}
+
+namespace archer::headers {
+
+inline constexpr std::string_view kId = "archer-id";                // UUIDv7 of this record
+inline constexpr std::string_view kTime = "archer-time";            // ingest time, Unix ms
+inline constexpr std::string_view kGateway = "archer-gateway";
+inline constexpr std::string_view kSource = "archer-source";        // the MQTT topic
+inline constexpr std::string_view kSchema = "archer-schema";        // name@sha256-prefix
+inline constexpr std::string_view kCausation = "archer-causation";  // archer-id of the cause
+inline constexpr std::string_view kError = "archer-error";          // dead letters: reason code
+inline constexpr std::string_view kErrorDetail = "archer-error-detail";
+inline constexpr std::string_view kMqttQos = "archer-mqtt-qos";      // dead letters: to send again
+inline constexpr std::string_view kMqttRetain = "archer-mqtt-retain";
+inline constexpr std::string_view kTraceparent = "traceparent";     // W3C trace context
+inline constexpr std::string_view kMqttPrefix = "mqtt.";            // mqtt.<user property>
+inline constexpr std::string_view kMqttContentType = "mqtt.content-type";
+
+// An ordered list of headers (a name may repeat, as Kafka allows).
+class RecordHeaders {
+ public:
+  void add(std::string_view name, std::string_view value) { entries_.emplace_back(name, value); }
+  // The first value of `name`, or empty.
+  std::string_view get(std::string_view name) const;
+  const std::vector<std::pair<std::string, std::string>>& entries() const { return entries_; }
+
+  // A new librdkafka header list; ownership passes to produce() on success.
+  RdKafka::Headers* to_kafka() const;
+  static RecordHeaders from_kafka(const RdKafka::Headers* headers);
+
+ private:
+  std::vector<std::pair<std::string, std::string>> entries_;
+};
+
+}  // namespace archer::headers

@@ -1,0 +1,75 @@
+#pragma once
+// Topic templates from the config: "devices/{device}/telemetry".
+//   {name}  captures exactly one topic level (subscribes with '+')
+//   +       matches one level without capturing it
+//   #       matches the rest of the topic (last level only)
+// A capture must be a whole level: "dev-{id}" cannot be expressed as an MQTT filter and is rejected.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace archer {
+
+class TopicTemplate {
+ public:
+  static std::optional<TopicTemplate> parse(std::string_view text, std::string& error);
+
+  const std::string& text() const { return text_; }
+  // The MQTT subscription filter: captures become '+'.
+  std::string filter() const;
+  const std::vector<std::string>& capture_names() const { return capture_names_; }
+  bool has_capture(std::string_view name) const;
+  bool has_wildcards() const;
+
+  // Matches a concrete topic (MQTT rules, including: a topic starting with '$' is not matched by a
+  // leading wildcard). On success `captures` holds one value per capture_names() entry, in order;
+  // a value may be empty ("devices//telemetry"): whether that is acceptable is the caller's call.
+  bool match(std::string_view topic, std::vector<std::string_view>& captures) const;
+
+  // Fills the captures with values (aligned with capture_names()); only for templates without '+'/'#'.
+  std::string render(const std::vector<std::string_view>& values) const;
+
+  // True when one concrete topic could match both templates.
+  bool overlaps(const TopicTemplate& other) const;
+
+ private:
+  enum class Kind { literal, capture, any_level, rest };
+  struct Level {
+    Kind kind;
+    std::string text;  // the literal, or the capture's name
+  };
+  std::string text_;
+  std::vector<Level> levels_;
+  std::vector<std::string> capture_names_;
+};
+
+// A string with {name} placeholders anywhere: the Kafka key ("{device}", "site-1.{device}").
+class StringTemplate {
+ public:
+  static std::optional<StringTemplate> parse(std::string_view text, std::string& error);
+
+  const std::string& text() const { return text_; }
+  const std::vector<std::string>& placeholder_names() const { return names_; }
+  // `value_of(name)` gives each placeholder's value.
+  template <class Lookup>
+  std::string render(Lookup&& value_of) const {
+    std::string out;
+    for (const Piece& piece : pieces_) out += piece.is_placeholder ? std::string_view(value_of(piece.text)) : std::string_view(piece.text);
+    return out;
+  }
+
+ private:
+  struct Piece {
+    bool is_placeholder;
+    std::string text;
+  };
+  std::string text_;
+  std::vector<Piece> pieces_;
+  std::vector<std::string> names_;
+};
+
+// A capture used as a Kafka key or device id: [A-Za-z0-9._:-]{1,128}.
+bool is_valid_id(std::string_view value);
+
+}  // namespace archer

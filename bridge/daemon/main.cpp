@@ -1,0 +1,110 @@
+// archer-bridge: the gateway daemon. This file only parses flags and wires the parts together.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "archer/core/config.h"
+#include "archer/core/log.h"
+#include "archer/core/version.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitBadConfig = 2;
+constexpr int kExitUsage = 64;
+
+void print_usage(std::FILE* out) {
+  std::fputs(
+      "usage: archer-bridge --config FILE [--check-config] [--replay [--from-beginning]]\n"
+      "                     [--log-level debug|info|warn|error]\n"
+      "       archer-bridge --version\n"
+      "\n"
+      "  --config FILE      the gateway's TOML configuration\n"
+      "  --check-config     validate FILE and exit: 0 valid, 2 invalid (each problem on stderr)\n"
+      "  --log-level LEVEL  default info\n"
+      "  --version          print the version and exit\n"
+      "\n"
+      "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads mappings.\n",
+      out);
+}
+
+struct Options {
+  std::string config;
+  bool check_config = false;
+  bool replay = false;
+  bool from_beginning = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "archer-bridge: %s needs a value\n", argv[i]);
+        std::exit(kExitUsage);
+      }
+      return argv[++i];
+    };
+    if (arg == "--config") options.config = value();
+    else if (arg == "--check-config") options.check_config = true;
+    else if (arg == "--replay") options.replay = true;
+    else if (arg == "--from-beginning") options.from_beginning = true;
+    else if (arg == "--log-level") {
+      archer::log::Level level{};
+      const char* text = value();
+      if (!archer::log::parse_level(text, level)) {
+        std::fprintf(stderr, "archer-bridge: unknown log level '%s'\n", text);
+        return kExitUsage;
+      }
+      archer::log::set_level(level);
+    } else if (arg == "--version") {
+      std::printf("archer-bridge %s\n", archer::kVersion);
+      return kExitOk;
+    } else if (arg == "--help" || arg == "-h") {
+      print_usage(stdout);
+      return kExitOk;
+    } else {
+      std::fprintf(stderr, "archer-bridge: unknown argument '%s'\n", argv[i]);
+      print_usage(stderr);
+      return kExitUsage;
+    }
+  }
+  if (options.config.empty()) {
+    std::fputs("archer-bridge: --config FILE is required\n", stderr);
+    print_usage(stderr);
+    return kExitUsage;
+  }
+
+  archer::ConfigResult loaded = archer::load_config(options.config);
+  if (!loaded.config) {
+    for (const std::string& error : loaded.errors) std::fprintf(stderr, "%s\n", error.c_str());
+    std::fprintf(stderr, "archer-bridge: %s: %zu problem%s\n", options.config.c_str(), loaded.errors.size(),
+                 loaded.errors.size() == 1 ? "" : "s");
+    return kExitBadConfig;
+  }
+  if (options.check_config) {
+    std::printf("%s: ok (%zu ingest, %zu actuator sections)\n", options.config.c_str(), loaded.config->ingest.size(),
+                loaded.config->actuators.size());
+    return kExitOk;
+  }
+
+  const archer::Config& config = *loaded.config;
+  archer::log::info("bridge", "gateway {} starting (archer-bridge {})", config.gateway.id, archer::kVersion);
+  boost::asio::io_context io;
+  boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
+  stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    archer::log::info("bridge", "{} received: stopping", strsignal(signal));
+    io.stop();
+  });
+  io.run();
+  archer::log::info("bridge", "stopped");
+  return kExitOk;
+}
