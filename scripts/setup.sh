@@ -8,6 +8,7 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev
   librdkafka-dev
   libflatbuffers-dev flatbuffers-compiler
+  libssl-dev
   libboost-dev
   libtomlplusplus-dev libfmt-dev
   liblmdb-dev

@@ -4,12 +4,10 @@
 #include <string>
 #include <string_view>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-
 #include "archer/core/config.h"
 #include "archer/core/log.h"
 #include "archer/core/version.h"
+#include "archer/daemon/bridge.h"
 
 namespace {
 
@@ -95,16 +93,5 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
 
-  const archer::Config& config = *loaded.config;
-  archer::log::info("bridge", "gateway {} starting (archer-bridge {})", config.gateway.id, archer::kVersion);
-  boost::asio::io_context io;
-  boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
-  stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    archer::log::info("bridge", "{} received: stopping", strsignal(signal));
-    io.stop();
-  });
-  io.run();
-  archer::log::info("bridge", "stopped");
-  return kExitOk;
+  return archer::daemon::run_bridge(*loaded.config);
 }

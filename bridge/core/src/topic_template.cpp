@@ -176,6 +176,10 @@ std::optional<StringTemplate> StringTemplate::parse(std::string_view text, std::
   return result;
 }
 
+bool StringTemplate::uses(std::string_view name) const {
+  return std::find(names_.begin(), names_.end(), name) != names_.end();
+}
+
 bool is_valid_id(std::string_view value) {
   if (value.empty() || value.size() > 128) return false;
   return std::all_of(value.begin(), value.end(), [](char c) {

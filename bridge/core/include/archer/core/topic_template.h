@@ -51,6 +51,7 @@ class StringTemplate {
 
   const std::string& text() const { return text_; }
   const std::vector<std::string>& placeholder_names() const { return names_; }
+  bool uses(std::string_view name) const;
   // `value_of(name)` gives each placeholder's value.
   template <class Lookup>
   std::string render(Lookup&& value_of) const {

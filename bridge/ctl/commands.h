@@ -1,0 +1,11 @@
+#pragma once
+// archer-ctl's subcommands. Each takes the arguments after its name and returns the exit code.
+#include <string>
+#include <vector>
+
+namespace archer::ctl {
+
+int redrive(const std::vector<std::string>& argv);
+int tail(const std::vector<std::string>& argv);
+
+}  // namespace archer::ctl

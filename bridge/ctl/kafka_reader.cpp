@@ -1,0 +1,110 @@
+#include "kafka_reader.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "archer/transport/kafka_producer.h"
+
+namespace archer::ctl {
+namespace {
+
+constexpr int kRequestTimeoutMs = 10'000;
+
+}  // namespace
+
+std::unique_ptr<KafkaReader> KafkaReader::open(const KafkaConfig& config, const std::string& topic,
+                                               const std::string& group, Start start, std::string& error) {
+  const transport::KafkaProperties defaults{
+      {"group.id", group.empty() ? fmt::format("archer-ctl-{}", ::getpid()) : group},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"log_level", "3"},
+  };
+  auto conf = transport::make_kafka_conf(defaults, config, error);
+  if (!conf) return nullptr;
+  std::unique_ptr<KafkaReader> reader(new KafkaReader());
+  reader->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!reader->consumer_) return nullptr;
+
+  std::string problem;
+  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(reader->consumer_.get(), topic, nullptr, problem));
+  RdKafka::Metadata* raw_metadata = nullptr;
+  const RdKafka::ErrorCode err = reader->consumer_->metadata(false, handle.get(), &raw_metadata, kRequestTimeoutMs);
+  std::unique_ptr<RdKafka::Metadata> metadata(raw_metadata);
+  if (err != RdKafka::ERR_NO_ERROR || metadata->topics()->empty() || metadata->topics()->front()->err() != RdKafka::ERR_NO_ERROR) {
+    const auto topic_err = err != RdKafka::ERR_NO_ERROR || metadata->topics()->empty() ? err : metadata->topics()->front()->err();
+    error = fmt::format("topic '{}': {}", topic, RdKafka::err2str(topic_err));
+    return nullptr;
+  }
+  std::vector<RdKafka::TopicPartition*> assignment;
+  for (const RdKafka::PartitionMetadata* partition : *metadata->topics()->front()->partitions()) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    if (reader->consumer_->query_watermark_offsets(topic, partition->id(), &low, &high, kRequestTimeoutMs) !=
+        RdKafka::ERR_NO_ERROR) {
+      error = fmt::format("topic '{}' partition {}: cannot read its offsets", topic, partition->id());
+      return nullptr;
+    }
+    reader->partitions_.emplace_back(RdKafka::TopicPartition::create(topic, partition->id()));
+    reader->start_offsets_.push_back(start == Start::end ? high : low);
+    reader->end_offsets_.push_back(high);
+    assignment.push_back(reader->partitions_.back().get());
+  }
+  if (start == Start::committed) {
+    reader->consumer_->committed(assignment, kRequestTimeoutMs);
+    for (std::size_t i = 0; i < assignment.size(); ++i) {
+      // A committed offset below the log's start (retention) begins at the start.
+      if (assignment[i]->offset() > reader->start_offsets_[i]) reader->start_offsets_[i] = assignment[i]->offset();
+    }
+  }
+  for (std::size_t i = 0; i < assignment.size(); ++i) assignment[i]->set_offset(reader->start_offsets_[i]);
+  if (reader->consumer_->assign(assignment) != RdKafka::ERR_NO_ERROR) {
+    error = fmt::format("topic '{}': cannot assign its partitions", topic);
+    return nullptr;
+  }
+  return reader;
+}
+
+KafkaReader::~KafkaReader() {
+  if (consumer_) consumer_->close();
+}
+
+std::uint64_t KafkaReader::read(const std::function<void(const RdKafka::Message&)>& handle, bool follow,
+                                const std::function<bool()>& stop) {
+  std::vector<std::int64_t> next = start_offsets_;  // per partition: the next offset to read
+  auto reached_end = [&] {
+    for (std::size_t i = 0; i < next.size(); ++i) {
+      if (next[i] < end_offsets_[i]) return false;
+    }
+    return true;
+  };
+  std::uint64_t count = 0;
+  while (!stop() && (follow || !reached_end())) {
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(200));
+    if (message->err() != RdKafka::ERR_NO_ERROR) continue;
+    for (std::size_t i = 0; i < partitions_.size(); ++i) {
+      if (partitions_[i]->partition() == message->partition()) next[i] = message->offset() + 1;
+    }
+    handle(*message);
+    ++count;
+  }
+  for (std::size_t i = 0; i < partitions_.size(); ++i) partitions_[i]->set_offset(next[i]);
+  return count;
+}
+
+bool KafkaReader::commit(std::string& error) {
+  std::vector<RdKafka::TopicPartition*> offsets;
+  for (auto& partition : partitions_) {
+    if (partition->offset() >= 0) offsets.push_back(partition.get());
+  }
+  if (offsets.empty()) return true;
+  const RdKafka::ErrorCode err = consumer_->commitSync(offsets);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    error = RdKafka::err2str(err);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace archer::ctl

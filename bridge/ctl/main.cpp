@@ -1,0 +1,46 @@
+// archer-ctl: the operator's command line. One subcommand per file; this file only dispatches.
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "archer/core/version.h"
+#include "commands.h"
+
+namespace {
+
+void print_usage(std::FILE* out) {
+  std::fputs(
+      "usage: archer-ctl COMMAND [ARGS]\n"
+      "\n"
+      "  tail TOPIC      print records as JSON with their headers (schema from the config or --schema)\n"
+      "  redrive DLQ     send dead letters through validation again (after a schema fix)\n"
+      "  --version       print the version\n"
+      "\n"
+      "Run a command without arguments for its flags.\n",
+      out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return 64;
+  }
+  const std::string_view command = argv[1];
+  const std::vector<std::string> rest(argv + 2, argv + argc);
+  if (command == "tail") return archer::ctl::tail(rest);
+  if (command == "redrive") return archer::ctl::redrive(rest);
+  if (command == "--version") {
+    std::printf("archer-ctl %s\n", archer::kVersion);
+    return 0;
+  }
+  if (command == "--help" || command == "-h" || command == "help") {
+    print_usage(stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "archer-ctl: unknown command '%s'\n", argv[1]);
+  print_usage(stderr);
+  return 64;
+}

@@ -1,0 +1,34 @@
+#pragma once
+// The operator's HTTP endpoint on the daemon's event loop (Boost.Beast):
+//   GET /metrics  Prometheus text of the metrics registry
+//   GET /healthz  200 while the process runs its loop
+//   GET /readyz   200 when `ready()` says so (MQTT subscribed), else 503
+// One request per connection, answered on the loop thread; no request body is read.
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "archer/core/config.h"
+#include "archer/core/metrics.h"
+
+namespace archer::daemon {
+
+class HttpServer {
+ public:
+  // Binds at once; throws boost::system::system_error when the address cannot be bound.
+  HttpServer(boost::asio::io_context& io, const HttpConfig& config, const Metrics& metrics,
+             std::function<bool()> ready);
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  void accept();
+
+  boost::asio::ip::tcp::acceptor acceptor_;
+  const Metrics& metrics_;
+  std::function<bool()> ready_;
+};
+
+}  // namespace archer::daemon

@@ -1,0 +1,87 @@
+#include "archer/daemon/http_server.h"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "archer/core/log.h"
+
+namespace archer::daemon {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = boost::asio::ip::tcp;
+
+// One connection: read a request, write the answer, close.
+class Exchange : public std::enable_shared_from_this<Exchange> {
+ public:
+  Exchange(tcp::socket socket, const Metrics& metrics, const std::function<bool()>& ready)
+      : stream_(std::move(socket)), metrics_(metrics), ready_(ready) {}
+
+  void start() {
+    stream_.expires_after(std::chrono::seconds(10));
+    http::async_read(stream_, buffer_, request_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (!ec) self->answer();
+    });
+  }
+
+ private:
+  void answer() {
+    response_.version(request_.version());
+    response_.keep_alive(false);
+    response_.set(http::field::server, "archer-bridge");
+    const std::string_view target(request_.target().data(), request_.target().size());
+    if (request_.method() != http::verb::get && request_.method() != http::verb::head) {
+      respond(http::status::method_not_allowed, "text/plain", "only GET\n");
+    } else if (target == "/metrics") {
+      respond(http::status::ok, "text/plain; version=0.0.4", metrics_.prometheus_text());
+    } else if (target == "/healthz") {
+      respond(http::status::ok, "text/plain", "ok\n");
+    } else if (target == "/readyz") {
+      const bool ready = ready_();
+      respond(ready ? http::status::ok : http::status::service_unavailable, "text/plain", ready ? "ready\n" : "not ready\n");
+    } else {
+      respond(http::status::not_found, "text/plain", "not found: /metrics, /healthz, /readyz\n");
+    }
+  }
+
+  void respond(http::status status, std::string_view content_type, std::string body) {
+    response_.result(status);
+    response_.set(http::field::content_type, boost::beast::string_view(content_type.data(), content_type.size()));
+    response_.body() = std::move(body);
+    response_.prepare_payload();
+    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code, std::size_t) {
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    });
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  http::request<http::empty_body> request_;
+  http::response<http::string_body> response_;
+  const Metrics& metrics_;
+  const std::function<bool()>& ready_;
+};
+
+}  // namespace
+
+HttpServer::HttpServer(boost::asio::io_context& io, const HttpConfig& config, const Metrics& metrics,
+                       std::function<bool()> ready)
+    : acceptor_(io, tcp::endpoint(boost::asio::ip::make_address(config.host), config.port)),
+      metrics_(metrics),
+      ready_(std::move(ready)) {
+  log::info("http", "listening on {}:{} (/metrics, /healthz, /readyz)", config.host, port());
+  accept();
+}
+
+void HttpServer::accept() {
+  acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (ec == boost::asio::error::operation_aborted) return;
+    if (!ec) std::make_shared<Exchange>(std::move(socket), metrics_, ready_)->start();
+    accept();
+  });
+}
+
+}  // namespace archer::daemon

@@ -1,0 +1,79 @@
+#pragma once
+// The gateway's MQTT 5 session with the broker: one client id, a persistent session
+// (clean start off, session expiry from the config), automatic reconnect, and every subscription
+// made again on each (re)connect. Everything the gateway receives over MQTT comes through here.
+//
+// Threading: the message handler runs on Paho's callback thread, before the broker is acknowledged
+// (QoS 1/2). It must only hand the message over: if it blocks, Paho stops reading from the broker,
+// which is the intended backpressure.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <mqtt/async_client.h>
+
+#include "archer/core/config.h"
+
+namespace archer::transport {
+
+class MqttSession {
+ public:
+  using MessageHandler = std::function<void(const mqtt::const_message_ptr&)>;
+
+  explicit MqttSession(MqttConfig config);
+  ~MqttSession();
+  MqttSession(const MqttSession&) = delete;
+  MqttSession& operator=(const MqttSession&) = delete;
+
+  // Before start(): what to subscribe to and who receives every message.
+  void add_subscription(std::string filter, int qos);
+  void set_message_handler(MessageHandler handler);
+
+  // Connects (retrying in the background until it succeeds) and subscribes. Returns at once.
+  void start();
+  // Waits up to `timeout` for the first successful connect and subscribe.
+  bool wait_connected(std::chrono::milliseconds timeout);
+  bool connected() const { return subscribed_.load(); }
+
+  // Stops intake: disconnects cleanly, keeping the session (the broker queues for us meanwhile).
+  void stop(std::chrono::milliseconds timeout);
+
+  mqtt::async_client& client() { return *client_; }
+
+ private:
+  // Counts SUBACKs after a (re)connect; the session is ready when every subscription is granted.
+  class SubscribeListener : public mqtt::iaction_listener {
+   public:
+    explicit SubscribeListener(MqttSession& session) : session_(session) {}
+    void on_success(const mqtt::token& token) override;
+    void on_failure(const mqtt::token& token) override;
+
+   private:
+    MqttSession& session_;
+  };
+
+  void on_connected();
+  void connect_until_stopped();
+  void build_connect_options();
+
+  MqttConfig config_;
+  std::unique_ptr<mqtt::async_client> client_;
+  mqtt::connect_options connect_options_;
+  std::vector<std::pair<std::string, int>> subscriptions_;
+  MessageHandler handler_;
+  SubscribeListener subscribe_listener_{*this};
+  std::atomic<int> pending_subacks_{0};
+  std::atomic<bool> subscribed_{false};
+  std::atomic<bool> stopping_{false};
+  std::mutex connected_mutex_;
+  std::condition_variable connected_cv_;
+  std::thread connect_thread_;
+};
+
+}  // namespace archer::transport

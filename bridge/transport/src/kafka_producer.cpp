@@ -1,0 +1,116 @@
+#include "archer/transport/kafka_producer.h"
+
+#include <fmt/format.h>
+
+#include "archer/core/log.h"
+
+namespace archer::transport {
+namespace {
+
+constexpr auto kCloseFlushTimeout = std::chrono::seconds(10);
+
+const KafkaProperties kProducerDefaults{
+    {"enable.idempotence", "true"},
+    {"acks", "all"},
+    {"message.timeout.ms", "0"},  // never give up on a record: an outage is waited out
+    {"linger.ms", "5"},
+    {"compression.type", "lz4"},
+};
+
+}  // namespace
+
+std::unique_ptr<RdKafka::Conf> make_kafka_conf(const KafkaProperties& defaults, const KafkaConfig& config,
+                                               std::string& error) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  auto set = [&](const std::string& name, const std::string& value, std::string_view origin) {
+    std::string problem;
+    if (conf->set(name, value, problem) != RdKafka::Conf::CONF_OK) {
+      error = fmt::format("{} property '{}' = '{}': {}", origin, name, value, problem);
+      return false;
+    }
+    return true;
+  };
+  for (const auto& [name, value] : defaults) {
+    if (!set(name, value, "default")) return nullptr;
+  }
+  for (const auto& [name, value] : config.properties) {
+    if (!set(name, value, "[kafka]")) return nullptr;
+  }
+  return conf;
+}
+
+std::unique_ptr<KafkaProducer> KafkaProducer::create(const KafkaConfig& config, std::string& error) {
+  std::unique_ptr<KafkaProducer> producer(new KafkaProducer());
+  auto conf = make_kafka_conf(kProducerDefaults, config, error);
+  if (!conf) return nullptr;
+  std::string problem;
+  if (conf->set("dr_cb", &producer->dispatcher_, problem) != RdKafka::Conf::CONF_OK ||
+      conf->set("event_cb", &producer->events_, problem) != RdKafka::Conf::CONF_OK) {
+    error = problem;
+    return nullptr;
+  }
+  producer->producer_.reset(RdKafka::Producer::create(conf.get(), problem));
+  if (!producer->producer_) {
+    error = fmt::format("cannot create the Kafka producer: {}", problem);
+    return nullptr;
+  }
+  producer->poll_thread_ = std::thread([p = producer.get()] { p->poll_loop(); });
+  return producer;
+}
+
+KafkaProducer::~KafkaProducer() {
+  if (producer_) {
+    const int left = flush(kCloseFlushTimeout);
+    if (left > 0) log::warn("kafka", "closing with {} record(s) not acknowledged by Kafka", left);
+  }
+  stopping_ = true;
+  if (poll_thread_.joinable()) poll_thread_.join();
+}
+
+void KafkaProducer::poll_loop() {
+  while (!stopping_.load(std::memory_order_relaxed)) producer_->poll(100);
+}
+
+RdKafka::ErrorCode KafkaProducer::produce(const Record& record, const std::atomic<bool>& stop_waiting) {
+  const std::string topic(record.topic);
+  while (true) {
+    // librdkafka takes ownership of the headers only when produce() succeeds.
+    RdKafka::Headers* headers = record.headers != nullptr ? record.headers->to_kafka() : nullptr;
+    const RdKafka::ErrorCode err = producer_->produce(
+        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<std::uint8_t*>(record.value.data()), record.value.size(), record.key.data(), record.key.size(), 0,
+        headers, record.listener);
+    if (err == RdKafka::ERR_NO_ERROR) return err;
+    delete headers;
+    if (err != RdKafka::ERR__QUEUE_FULL || stop_waiting.load(std::memory_order_relaxed)) return err;
+    // Backpressure: the queue drains as Kafka acknowledges; the poll thread serves the reports.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+int KafkaProducer::flush(std::chrono::milliseconds timeout) {
+  producer_->flush(static_cast<int>(timeout.count()));
+  return producer_->outq_len();
+}
+
+int KafkaProducer::outstanding() const { return producer_->outq_len(); }
+
+void KafkaProducer::DeliveryDispatcher::dr_cb(RdKafka::Message& message) {
+  if (auto* listener = static_cast<DeliveryListener*>(message.msg_opaque())) listener->on_delivery(message);
+}
+
+void KafkaProducer::EventLogger::event_cb(RdKafka::Event& event) {
+  switch (event.type()) {
+    case RdKafka::Event::EVENT_ERROR:
+      if (event.fatal()) log::error("kafka", "fatal producer error: {}: {}", RdKafka::err2str(event.err()), event.str());
+      else log::warn("kafka", "{}: {}", RdKafka::err2str(event.err()), event.str());
+      break;
+    case RdKafka::Event::EVENT_LOG:
+      if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) log::warn("kafka", "{}: {}", event.fac(), event.str());
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace archer::transport

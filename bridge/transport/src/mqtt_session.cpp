@@ -1,0 +1,138 @@
+#include "archer/transport/mqtt_session.h"
+
+#include <fstream>
+
+#include "archer/core/log.h"
+
+namespace archer::transport {
+namespace {
+
+constexpr auto kReconnectMin = std::chrono::seconds(1);
+constexpr auto kReconnectMax = std::chrono::seconds(30);
+
+std::string read_password(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string password;
+  std::getline(in, password);
+  return password;
+}
+
+}  // namespace
+
+MqttSession::MqttSession(MqttConfig config) : config_(std::move(config)) {
+  // No client-side persistence: the gateway publishes only what its callers track themselves.
+  client_ = std::make_unique<mqtt::async_client>(config_.uri, config_.client_id, mqtt::create_options(MQTTVERSION_5),
+                                                 nullptr);
+}
+
+MqttSession::~MqttSession() { stop(std::chrono::seconds(2)); }
+
+void MqttSession::add_subscription(std::string filter, int qos) { subscriptions_.emplace_back(std::move(filter), qos); }
+
+void MqttSession::set_message_handler(MessageHandler handler) { handler_ = std::move(handler); }
+
+void MqttSession::build_connect_options() {
+  auto builder = mqtt::connect_options_builder()
+                     .mqtt_version(MQTTVERSION_5)
+                     .clean_start(false)
+                     .keep_alive_interval(std::chrono::duration_cast<std::chrono::seconds>(config_.keepalive))
+                     .connect_timeout(std::chrono::seconds(10))
+                     .automatic_reconnect(kReconnectMin, kReconnectMax);
+  if (config_.username) builder.user_name(*config_.username);
+  if (config_.password_file) builder.password(read_password(*config_.password_file));
+  if (config_.tls) {
+    auto ssl = mqtt::ssl_options_builder();
+    if (!config_.tls->ca_file.empty()) ssl.trust_store(config_.tls->ca_file.string());
+    if (!config_.tls->cert_file.empty()) ssl.key_store(config_.tls->cert_file.string());
+    if (!config_.tls->key_file.empty()) ssl.private_key(config_.tls->key_file.string());
+    builder.ssl(ssl.finalize());
+  }
+  connect_options_ = builder.finalize();
+  // Paho C++ 1.2.0: a copied connect_options points at the original's MQTT 5 properties, so the
+  // properties are set on the final object, which lives as long as the client.
+  const auto expiry = std::chrono::duration_cast<std::chrono::seconds>(config_.session_expiry).count();
+  connect_options_.set_properties(mqtt::properties{{mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int>(expiry)}});
+}
+
+void MqttSession::start() {
+  client_->set_message_callback([this](mqtt::const_message_ptr message) {
+    if (handler_) handler_(message);
+  });
+  client_->set_connected_handler([this](const std::string&) { on_connected(); });
+  client_->set_connection_lost_handler([this](const std::string& cause) {
+    subscribed_ = false;
+    if (!stopping_) log::warn("mqtt", "connection to {} lost ({}); reconnecting", config_.uri, cause.empty() ? "no reason given" : cause);
+  });
+  build_connect_options();
+  connect_thread_ = std::thread([this] { connect_until_stopped(); });
+}
+
+void MqttSession::connect_until_stopped() {
+  // The first connect is retried here: Paho's automatic reconnect only covers a lost connection.
+  auto delay = kReconnectMin;
+  while (!stopping_) {
+    try {
+      client_->connect(connect_options_)->wait();
+      return;
+    } catch (const mqtt::exception& error) {
+      log::warn("mqtt", "cannot connect to {}: {}; retrying in {}s", config_.uri, error.what(), delay.count());
+    }
+    std::unique_lock lock(connected_mutex_);
+    connected_cv_.wait_for(lock, delay, [this] { return stopping_.load(); });
+    delay = std::min(delay * 2, std::chrono::duration_cast<std::chrono::seconds>(kReconnectMax));
+  }
+}
+
+void MqttSession::on_connected() {
+  // Runs on Paho's thread after every (re)connect. Subscribing again is harmless when the broker
+  // kept the session, and necessary when it expired.
+  log::info("mqtt", "connected to {} as {}", config_.uri, config_.client_id);
+  pending_subacks_ = static_cast<int>(subscriptions_.size());
+  if (subscriptions_.empty()) {
+    std::lock_guard lock(connected_mutex_);
+    subscribed_ = true;
+    connected_cv_.notify_all();
+  }
+  for (const auto& [filter, qos] : subscriptions_) {
+    client_->subscribe(filter, qos, nullptr, subscribe_listener_, mqtt::subscribe_options(), mqtt::properties());
+  }
+}
+
+void MqttSession::SubscribeListener::on_success(const mqtt::token& token) {
+  if (token.get_reason_code() >= mqtt::ReasonCode::UNSPECIFIED_ERROR) {
+    on_failure(token);
+    return;
+  }
+  if (--session_.pending_subacks_ != 0) return;
+  log::info("mqtt", "subscribed to {} filter(s)", session_.subscriptions_.size());
+  std::lock_guard lock(session_.connected_mutex_);
+  session_.subscribed_ = true;
+  session_.connected_cv_.notify_all();
+}
+
+void MqttSession::SubscribeListener::on_failure(const mqtt::token& token) {
+  log::error("mqtt", "subscription refused by the broker (reason code {}, return code {})",
+             static_cast<int>(token.get_reason_code()), token.get_return_code());
+}
+
+bool MqttSession::wait_connected(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(connected_mutex_);
+  return connected_cv_.wait_for(lock, timeout, [this] { return subscribed_.load(); });
+}
+
+void MqttSession::stop(std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(connected_mutex_);
+    stopping_ = true;
+  }
+  connected_cv_.notify_all();
+  if (connect_thread_.joinable()) connect_thread_.join();
+  try {
+    if (client_->is_connected()) client_->disconnect(static_cast<int>(timeout.count()))->wait_for(timeout);
+  } catch (const mqtt::exception& error) {
+    log::warn("mqtt", "disconnect: {}", error.what());
+  }
+  subscribed_ = false;
+}
+
+}  // namespace archer::transport

@@ -1,0 +1,27 @@
+#pragma once
+// A message to ingest, wherever it came from: an MQTT delivery, or a dead letter sent through
+// validation again by `archer-ctl redrive`. Views only: the owner keeps the bytes alive.
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <mqtt/message.h>
+
+namespace archer::ingest {
+
+struct Incoming {
+  std::string_view topic;  // the MQTT topic it was published to
+  std::span<const std::uint8_t> payload;
+  int qos = 0;
+  bool retained = false;
+  std::string_view content_type;                                              // MQTT 5, may be empty
+  std::vector<std::pair<std::string_view, std::string_view>> user_properties;  // MQTT 5, in order
+  std::string_view causation;  // archer-id of the record this one re-drives, if any
+};
+
+// Views into `message`, which must outlive the result.
+Incoming incoming_from_mqtt(const mqtt::message& message);
+
+}  // namespace archer::ingest

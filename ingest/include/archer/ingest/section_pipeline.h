@@ -1,0 +1,76 @@
+#pragma once
+// One [[ingest]] section at work: topic captures, validation, record headers, and the produce to
+// the raw datalog or, with the reason, to the dead-letter topic. Nothing leaves here without a
+// record in one of the two topics, or a counted and logged produce failure.
+//
+// Threading: process() runs on one thread (the ingest worker, or archer-ctl redrive): the JSON
+// parser inside the validator is not shared. Delivery reports arrive on the producer's poll thread
+// and only touch atomic counters.
+#include <memory>
+#include <string>
+
+#include "archer/core/config.h"
+#include "archer/core/log.h"
+#include "archer/core/metrics.h"
+#include "archer/ingest/incoming.h"
+#include "archer/ingest/schema.h"
+#include "archer/ingest/validator.h"
+#include "archer/transport/kafka_producer.h"
+
+namespace archer::ingest {
+
+class SectionPipeline {
+ public:
+  // Loads the section's schema; returns null and sets `error` when it cannot be used.
+  static std::unique_ptr<SectionPipeline> create(const IngestSection& section, std::string gateway_id,
+                                                 transport::KafkaProducer& producer, Metrics& metrics,
+                                                 std::string& error);
+
+  const IngestSection& section() const { return section_; }
+
+  enum class Outcome { accepted, rejected, produce_failed };
+  // Validates `in` and produces it to the raw datalog or the dead-letter topic. Waits while the
+  // producer queue is full unless `stop_waiting` is set.
+  Outcome process(const Incoming& in, const std::atomic<bool>& stop_waiting);
+
+  struct Counters {
+    Counter* received;
+    Counter* accepted;
+    Counter* delivered;
+    Counter* dead_letters_delivered;
+    Counter* delivery_failed;
+    Gauge* in_flight;
+  };
+  const Counters& counters() const { return counters_; }
+  std::uint64_t rejected(ValidationError reason) const;
+
+ private:
+  // Counts the delivery of records to one topic (raw or dead letters).
+  class DeliveryCounter : public transport::DeliveryListener {
+   public:
+    DeliveryCounter(SectionPipeline& owner, Counter& delivered) : owner_(owner), delivered_(delivered) {}
+    void on_delivery(const RdKafka::Message& message) override;
+
+   private:
+    SectionPipeline& owner_;
+    Counter& delivered_;
+  };
+
+  SectionPipeline(const IngestSection& section, std::string gateway_id, Validator validator,
+                  transport::KafkaProducer& producer, Metrics& metrics);
+  Outcome produce(std::string_view topic, std::string_view key, std::span<const std::uint8_t> value,
+                  const headers::RecordHeaders& headers, DeliveryCounter& listener, const std::atomic<bool>& stop_waiting);
+  headers::RecordHeaders base_headers(const Incoming& in) const;
+
+  IngestSection section_;
+  std::string gateway_id_;
+  Validator validator_;
+  transport::KafkaProducer& producer_;
+  Counters counters_;
+  std::vector<Counter*> rejected_;  // by ValidationError, from too_large on
+  DeliveryCounter raw_delivery_;
+  DeliveryCounter dead_letter_delivery_;
+  log::RateLimit reject_log_limit_{std::chrono::seconds(10)};
+};
+
+}  // namespace archer::ingest

@@ -1,0 +1,31 @@
+#include "archer/ingest/incoming.h"
+
+namespace archer::ingest {
+namespace {
+
+std::string_view view(const MQTTLenString& text) {
+  return text.data == nullptr ? std::string_view{} : std::string_view(text.data, static_cast<std::size_t>(text.len));
+}
+
+}  // namespace
+
+Incoming incoming_from_mqtt(const mqtt::message& message) {
+  Incoming in;
+  in.topic = message.get_topic_ref().str();
+  const mqtt::binary_ref& payload = message.get_payload_ref();
+  in.payload = std::span(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
+  in.qos = message.get_qos();
+  in.retained = message.is_retained();
+  // The C structure gives views without copying each property.
+  const MQTTProperties& properties = message.get_properties().c_struct();
+  for (int i = 0; i < properties.count; ++i) {
+    const MQTTProperty& property = properties.array[i];
+    if (property.identifier == MQTTPROPERTY_CODE_CONTENT_TYPE) in.content_type = view(property.value.data);
+    if (property.identifier == MQTTPROPERTY_CODE_USER_PROPERTY) {
+      in.user_properties.emplace_back(view(property.value.data), view(property.value.value));
+    }
+  }
+  return in;
+}
+
+}  // namespace archer::ingest

@@ -1,0 +1,99 @@
+// The test harness itself: child processes, Mosquitto restarts, archer-devkafka's control channel.
+#include <gtest/gtest.h>
+#include <mqtt/async_client.h>
+
+#include <csignal>
+#include <stdexcept>
+#include <string>
+
+#include "archer/testing/testing.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace archer::testing;
+
+TEST(Harness, ProcessReadsLinesAndReportsExitStatus) {
+  Process shell({"/bin/sh", "-c", "echo one; echo two; exit 3"});
+  EXPECT_EQ(shell.read_line(5s), "one");
+  EXPECT_EQ(shell.read_line(5s), "two");
+  EXPECT_EQ(shell.read_line(5s), std::nullopt);
+  EXPECT_TRUE(shell.stdout_eof());
+  EXPECT_EQ(shell.wait_exit(5s), 3);
+
+  Process cat({"cat"}, ProcessOptions{}.with_stdin());
+  ASSERT_TRUE(cat.write_line("echo me"));
+  EXPECT_EQ(cat.read_line(5s), "echo me");
+  EXPECT_EQ(cat.read_line(50ms), std::nullopt);  // nothing more yet, not EOF
+  EXPECT_FALSE(cat.stdout_eof());
+  cat.close_stdin();
+  EXPECT_EQ(cat.wait_exit(5s), 0);
+
+  Process sleeper({"sleep", "60"});
+  EXPECT_EQ(sleeper.terminate(), 128 + SIGTERM);
+}
+
+TEST(Harness, MosquittoRestartKeepsPortAndPersistentSessions) {
+  Mosquitto broker;
+  const auto port = broker.port();
+  const std::string id = unique_name("restart-sub");
+  // Properties go on the final object: Paho 1.2.0's connect_options copies keep pointing at the
+  // original's properties (see mqtt_test.cpp).
+  mqtt::connect_options options =
+      mqtt::connect_options_builder().mqtt_version(MQTTVERSION_5).clean_start(false).finalize();
+  options.set_properties(mqtt::properties{{mqtt::property::SESSION_EXPIRY_INTERVAL, 3600}});
+  {
+    mqtt::async_client client(broker.uri(), id, mqtt::create_options(MQTTVERSION_5));
+    ASSERT_TRUE(client.connect(options)->wait_for(10s));
+    ASSERT_TRUE(client.subscribe("archer/restart", 1)->wait_for(10s));
+    ASSERT_TRUE(client.disconnect()->wait_for(5s));
+  }
+  {
+    mqtt::async_client publisher(broker.uri(), unique_name("pub"), mqtt::create_options(MQTTVERSION_5));
+    ASSERT_TRUE(publisher.connect(mqtt::connect_options_builder().mqtt_version(MQTTVERSION_5).finalize())->wait_for(10s));
+    ASSERT_TRUE(publisher.publish("archer/restart", "kept", 1, false)->wait_for(10s));
+    publisher.disconnect()->wait_for(5s);
+  }
+
+  broker.restart();
+  EXPECT_EQ(broker.port(), port);
+
+  mqtt::async_client client(broker.uri(), id, mqtt::create_options(MQTTVERSION_5));
+  client.start_consuming();
+  ASSERT_TRUE(client.connect(options)->wait_for(10s));
+  mqtt::const_message_ptr received;
+  ASSERT_TRUE(client.try_consume_message_for(&received, 10s)) << "queued message lost across the restart";
+  EXPECT_EQ(received->to_string(), "kept");
+  client.disconnect()->wait_for(5s);
+}
+
+TEST(Harness, DevKafkaCommandErrorsSurface) {
+  DevKafka kafka(DevKafkaOptions{}.with_brokers(2));
+  EXPECT_EQ(kafka.command("help").rfind("ok", 0), 0u);
+  EXPECT_EQ(kafka.try_command("down 3").rfind("error: ", 0), 0u) << "brokers are 1..2";
+  EXPECT_THROW(kafka.command("no-such-command"), std::runtime_error);
+  EXPECT_THROW(kafka.create_topic("twice", 2); kafka.create_topic("twice", 2), std::runtime_error);
+  kafka.broker_down(1);
+  kafka.broker_up(1);
+  kafka.set_rtt(2, 5);
+  EXPECT_EQ(kafka.command("errors Produce NOT_LEADER_FOR_PARTITION 2"), "ok");
+  EXPECT_EQ(kafka.command("errors 3 TRANSPORT"), "ok");
+}
+
+TEST(Harness, DevKafkaKeepsRunningAfterStdinEof) {
+  DevKafka kafka;
+  kafka.process().close_stdin();
+  const auto delivered = produce_sync(kafka.bootstrap(), "after-eof", "k", "v", {{"h", "1"}});
+  EXPECT_GE(delivered.offset, 0);
+  {
+    KafkaConsumerForTest consumer(kafka.bootstrap(), {"after-eof"});
+    auto records = consumer.consume_until(1, 20s);
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].key, "k");
+    EXPECT_EQ(records[0].value, "v");
+    EXPECT_EQ(records[0].headers, (std::map<std::string, std::string>{{"h", "1"}}));
+  }  // clients go before the broker, or their close() waits for it
+  EXPECT_EQ(kafka.stop(), 0);
+}
+
+}  // namespace
