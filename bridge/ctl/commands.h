@@ -6,6 +6,9 @@
 namespace archer::ctl {
 
 int redrive(const std::vector<std::string>& argv);
+int command(const std::vector<std::string>& argv);
+int tx(const std::vector<std::string>& argv);
+int replay(const std::vector<std::string>& argv);
 int tail(const std::vector<std::string>& argv);
 
 }  // namespace archer::ctl

@@ -13,6 +13,9 @@ void print_usage(std::FILE* out) {
   std::fputs(
       "usage: archer-ctl COMMAND [ARGS]\n"
       "\n"
+      "  command         write a command into an actuator's command log (--wait: print its outcome)\n"
+      "  tx              an actuator's exchanges with a device, or for a command, as a timeline\n"
+      "  replay          answer a command log again from the transaction log into <events>.replay\n"
       "  tail TOPIC      print records as JSON with their headers (schema from the config or --schema)\n"
       "  redrive DLQ     send dead letters through validation again (after a schema fix)\n"
       "  --version       print the version\n"
@@ -32,6 +35,9 @@ int main(int argc, char** argv) {
   const std::vector<std::string> rest(argv + 2, argv + argc);
   if (command == "tail") return archer::ctl::tail(rest);
   if (command == "redrive") return archer::ctl::redrive(rest);
+  if (command == "command") return archer::ctl::command(rest);
+  if (command == "tx") return archer::ctl::tx(rest);
+  if (command == "replay") return archer::ctl::replay(rest);
   if (command == "--version") {
     std::printf("archer-ctl %s\n", archer::kVersion);
     return 0;

@@ -13,9 +13,9 @@
 
 #include "archer/core/headers.h"
 #include "archer/ingest/section_pipeline.h"
+#include "archer/transport/kafka_reader.h"
 #include "args.h"
 #include "commands.h"
-#include "kafka_reader.h"
 
 namespace archer::ctl {
 namespace {
@@ -76,9 +76,9 @@ int redrive(const std::vector<std::string>& argv) {
   Metrics metrics;
   auto pipeline = producer ? ingest::SectionPipeline::create(*section, config.gateway.id, *producer, metrics, error) : nullptr;
   const std::string group = fmt::format("archer.{}.redrive.{}", config.gateway.id, section->name);
-  auto reader = pipeline ? KafkaReader::open(config.kafka, dead_letter_topic, group,
-                                             args->has("--from-beginning") ? KafkaReader::Start::beginning
-                                                                           : KafkaReader::Start::committed,
+  auto reader = pipeline ? transport::KafkaReader::open(config.kafka, dead_letter_topic, group,
+                                             args->has("--from-beginning") ? transport::KafkaReader::Start::beginning
+                                                                           : transport::KafkaReader::Start::committed,
                                              error)
                          : nullptr;
   if (!reader) {

@@ -13,10 +13,10 @@
 
 #include "archer/core/headers.h"
 #include "archer/ingest/validator.h"
+#include "archer/transport/kafka_reader.h"
 #include "args.h"
 #include "commands.h"
 #include "json_text.h"
-#include "kafka_reader.h"
 
 namespace archer::ctl {
 namespace {
@@ -111,9 +111,9 @@ int tail(const std::vector<std::string>& argv) {
   }
   std::uint64_t limit = UINT64_MAX;
   if (auto count = args->value("--count")) limit = std::stoull(*count);
-  auto reader = KafkaReader::open(kafka, topic, "",
-                                  args->has("--from-beginning") || !args->has("--follow") ? KafkaReader::Start::beginning
-                                                                                          : KafkaReader::Start::end,
+  auto reader = transport::KafkaReader::open(kafka, topic, "",
+                                  args->has("--from-beginning") || !args->has("--follow") ? transport::KafkaReader::Start::beginning
+                                                                                          : transport::KafkaReader::Start::end,
                                   error);
   if (!reader) {
     std::fprintf(stderr, "archer-ctl: %s\n", error.c_str());

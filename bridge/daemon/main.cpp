@@ -23,6 +23,10 @@ void print_usage(std::FILE* out) {
       "\n"
       "  --config FILE      the gateway's TOML configuration\n"
       "  --check-config     validate FILE and exit: 0 valid, 2 invalid (each problem on stderr)\n"
+      "  --replay           answer each actuator's command log from its transaction log into\n"
+      "                     <events>.replay, then exit; sends nothing to any device\n"
+      "  --from-beginning   with --replay: from the start of the command log (default: where the\n"
+      "                     last replay stopped)\n"
       "  --log-level LEVEL  default info\n"
       "  --version          print the version and exit\n"
       "\n"
@@ -93,5 +97,10 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
 
+  if (options.replay) return archer::daemon::run_replay(*loaded.config, options.from_beginning);
+  if (options.from_beginning) {
+    std::fputs("archer-bridge: --from-beginning goes with --replay\n", stderr);
+    return kExitUsage;
+  }
   return archer::daemon::run_bridge(*loaded.config);
 }

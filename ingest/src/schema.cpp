@@ -194,6 +194,21 @@ SchemaLoadResult Schema::from_bytes(std::vector<std::uint8_t> bytes, const std::
                                    "verify them safely)", where, object->name()->str(), field->name()->str());
         return result;
       }
+      if (field->type()->base_type() == reflection::Union) {
+        // Verify reads a union's type from the vtable slot just before the union's: flatc puts the
+        // <name>_type field there. Anything else is a corrupt schema (and would defeat our guard).
+        const std::string type_name = field->name()->str() + "_type";
+        bool found = false;
+        for (const reflection::Field* other : *object->fields()) {
+          found = found || (other->name()->str() == type_name && other->type()->base_type() == reflection::UType &&
+                            other->offset() + sizeof(flatbuffers::voffset_t) == field->offset());
+        }
+        if (!found) {
+          result.error = fmt::format("{}: corrupt binary schema: union {}.{} has no {} field just before it", where,
+                                     object->name()->str(), field->name()->str(), type_name);
+          return result;
+        }
+      }
     }
   }
   if (root->is_struct()) {
@@ -236,6 +251,9 @@ void Schema::index_required_fields() {
     for (const reflection::Field* field : *object->fields()) {
       const auto base = field->type()->base_type();
       if (field->required() && !flatbuffers::IsScalar(base)) info.required.push_back(field);
+      const bool struct_field = base == reflection::Obj &&
+                                objects.Get(static_cast<flatbuffers::uoffset_t>(field->type()->index()))->is_struct();
+      if (!flatbuffers::IsScalar(base) && base != reflection::Array && !struct_field) info.offsets.push_back(field);
       const bool table_field = base == reflection::Obj && !objects.Get(static_cast<flatbuffers::uoffset_t>(field->type()->index()))->is_struct();
       const bool table_vector = base == reflection::Vector && field->type()->element() == reflection::Obj &&
                                 !objects.Get(static_cast<flatbuffers::uoffset_t>(field->type()->index()))->is_struct();
@@ -251,7 +269,7 @@ void Schema::index_required_fields() {
         }
       }
     }
-    info.relevant = !info.required.empty();
+    info.relevant = !info.required.empty() || !info.offsets.empty();
     info.unions = std::any_of(info.children.begin(), info.children.end(),
                               [](const auto& child) { return child.second != nullptr; });
   }
@@ -365,13 +383,25 @@ bool Schema::unions_in_bounds(std::span<const std::uint8_t> buffer, std::size_t 
   return true;
 }
 
-bool Schema::find_missing(const void* table_ptr, std::size_t object, int depth, std::string& missing) const {
+bool Schema::find_problem(const void* table_ptr, std::size_t object, int depth, std::string& problem) const {
   const TableInfo& info = tables_[object];
   if (!info.relevant || depth > 64) return false;
   const auto& table = *static_cast<const flatbuffers::Table*>(table_ptr);
+  auto name_of = [&](const reflection::Field* field) {
+    return schema_->objects()->Get(static_cast<flatbuffers::uoffset_t>(object))->name()->str() + "." + field->name()->str();
+  };
   for (const reflection::Field* field : info.required) {
     if (table.GetAddressOf(field->offset()) == nullptr) {
-      missing = schema_->objects()->Get(static_cast<flatbuffers::uoffset_t>(object))->name()->str() + "." + field->name()->str();
+      problem = "required field " + name_of(field) + " is missing";
+      return true;
+    }
+  }
+  for (const reflection::Field* field : info.offsets) {
+    const std::uint8_t* slot = table.GetAddressOf(field->offset());
+    if (slot == nullptr) continue;
+    const auto offset = flatbuffers::ReadScalar<flatbuffers::uoffset_t>(slot);
+    if (offset == 0 || offset > 0x7fffffffu) {
+      problem = fmt::format("field {} has the invalid offset {}", name_of(field), offset);
       return true;
     }
   }
@@ -383,25 +413,25 @@ bool Schema::find_missing(const void* table_ptr, std::size_t object, int depth, 
       const reflection::Enum* union_enum = schema_->enums()->Get(static_cast<flatbuffers::uoffset_t>(field->type()->index()));
       const reflection::EnumVal* member = union_enum->values()->LookupByKey(type);
       if (member == nullptr || member->union_type() == nullptr || member->union_type()->base_type() != reflection::Obj) continue;
-      if (find_missing(child, static_cast<std::size_t>(member->union_type()->index()), depth + 1, missing)) return true;
+      if (find_problem(child, static_cast<std::size_t>(member->union_type()->index()), depth + 1, problem)) return true;
     } else if (field->type()->base_type() == reflection::Obj) {
-      if (find_missing(child, static_cast<std::size_t>(field->type()->index()), depth + 1, missing)) return true;
+      if (find_problem(child, static_cast<std::size_t>(field->type()->index()), depth + 1, problem)) return true;
     } else {
       const auto* vector = reinterpret_cast<const flatbuffers::VectorOfAny*>(child);
       for (flatbuffers::uoffset_t i = 0; i < vector->size(); ++i) {
         const auto* element = flatbuffers::GetAnyVectorElemPointer<const flatbuffers::Table>(vector, i);
-        if (find_missing(element, static_cast<std::size_t>(field->type()->index()), depth + 1, missing)) return true;
+        if (find_problem(element, static_cast<std::size_t>(field->type()->index()), depth + 1, problem)) return true;
       }
     }
   }
   return false;
 }
 
-std::string Schema::missing_required_field(std::span<const std::uint8_t> verified_buffer) const {
-  std::string missing;
-  if (verified_buffer.size() < sizeof(flatbuffers::uoffset_t)) return "(root)";
-  find_missing(flatbuffers::GetAnyRoot(verified_buffer.data()), root_index_, 0, missing);
-  return missing;
+std::string Schema::post_verify_problem(std::span<const std::uint8_t> verified_buffer) const {
+  std::string problem;
+  if (verified_buffer.size() < sizeof(flatbuffers::uoffset_t)) return "no root table";
+  find_problem(flatbuffers::GetAnyRoot(verified_buffer.data()), root_index_, 0, problem);
+  return problem;
 }
 
 std::string_view Schema::root_name() const {

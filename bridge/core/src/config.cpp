@@ -366,8 +366,8 @@ void read_actuator(TableReader& reader, ActuatorSection& section) {
   for (auto [key, topic] : {std::pair{"request", &section.request}, {"response", &section.response}}) {
     auto parsed = reader.topic_template(key, false);
     if (!parsed) continue;
-    if (!parsed->has_capture("device") || parsed->has_wildcards()) {
-      reader.error(key, fmt::format("'{}' must capture {{device}} and have no '+' or '#'", parsed->text()));
+    if (parsed->capture_names() != std::vector<std::string>{"device"} || parsed->has_wildcards()) {
+      reader.error(key, fmt::format("'{}' must capture {{device}} alone and have no '+' or '#'", parsed->text()));
     }
     *topic = std::move(*parsed);
   }
@@ -414,6 +414,14 @@ void check_cross_section(const Config& config, const toml::table& root, Errors& 
   for (std::size_t i = 0; i < config.actuators.size(); ++i) {
     const ActuatorSection& a = config.actuators[i];
     if (!a.name.empty() && !names.insert(a.name).second) errors.add(where("actuator", i), fmt::format("actuator[{}].name", i), fmt::format("'{}' is used by another section", a.name));
+    for (std::size_t j = 0; j < i; ++j) {
+      const ActuatorSection& b = config.actuators[j];
+      if (a.response.overlaps(b.response)) {
+        errors.add(where("actuator", i), fmt::format("actuator[{}].response", i),
+                   fmt::format("'{}' overlaps the response topic of section '{}': a response would reach one of them only",
+                               a.response.text(), b.name));
+      }
+    }
     for (const IngestSection& ingest : config.ingest) {
       if (!ingest.mqtt.text().empty() && ingest.mqtt.overlaps(a.response)) {
         errors.add(where("actuator", i), fmt::format("actuator[{}].response", i),

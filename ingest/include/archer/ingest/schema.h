@@ -64,6 +64,9 @@ class Schema {
   // A JSON -> FlatBuffers parser for this schema: strict JSON (quoted keys), root type and
   // file_identifier as in the schema, unknown fields rejected. Built from the same .bfbs bytes.
   // A Parser is not thread-safe: one per thread. Null with `error` set when it cannot be built.
+  // Caveat: Debian's libflatbuffers 2.0.8 is built with assertions, and Parser::Deserialize asserts
+  // on some inconsistencies (a struct's byte size) that verification and our index checks do not
+  // catch: a corrupt-but-verifiable .bfbs may abort() here, at startup, rather than return an error.
   std::unique_ptr<flatbuffers::Parser> make_json_parser(std::string& error) const;
 
   // One root-table field of a buffer that ALREADY PASSED verification against this schema, as text:
@@ -74,11 +77,13 @@ class Schema {
   std::optional<std::string> read_field_as_text(std::span<const std::uint8_t> verified_buffer,
                                                 std::string_view field_name) const;
 
-  // flatbuffers::Verify (reflection, 2.0.8) does not check `(required)` fields; the generated
-  // verifiers do. For a buffer that passed Verify: "" when every required field of every table
-  // reachable from the root (sub-tables, union members, vectors of tables) is present, else the
-  // first missing one as "Table.field". Does not allocate when nothing is missing.
-  std::string missing_required_field(std::span<const std::uint8_t> verified_buffer) const;
+  // What flatbuffers::Verify (reflection, 2.0.8) lets through but the generated verifiers reject:
+  // an absent `(required)` field, and an offset field (string, table, vector, union) whose offset is
+  // 0 (pointing at itself) or 2 GiB and more. For a buffer that passed Verify: "" when every table
+  // reachable from the root (sub-tables, union members, vectors of tables) is fine, else what is
+  // wrong ("required field archer.telemetry.Telemetry.device is missing"). Vector elements'
+  // offsets are not checked. Does not allocate when the buffer is fine.
+  std::string post_verify_problem(std::span<const std::uint8_t> verified_buffer) const;
 
   // Guard for a flatbuffers 2.0.8 bug: flatbuffers::Verify reads a union's offset and its _type
   // byte without checking that they lie inside the buffer (a crafted vtable entry makes it read far
@@ -93,15 +98,16 @@ class Schema {
   // Per reflection object (same index as schema->objects()): what the required check needs.
   struct TableInfo {
     std::vector<const reflection::Field*> required;  // non-scalar required fields
+    std::vector<const reflection::Field*> offsets;   // string, table, vector and union fields
     // Fields leading to tables: a table field, a vector of tables, or a union with its _type field.
     std::vector<std::pair<const reflection::Field*, const reflection::Field*>> children;
-    bool relevant = false;  // it, or a table reachable from it, has required fields
+    bool relevant = false;  // it, or a table reachable from it, has required or offset fields
     bool unions = false;    // it, or a table reachable from it, has a union field
   };
 
   Schema() = default;
   void index_required_fields();
-  bool find_missing(const void* table, std::size_t object, int depth, std::string& missing) const;
+  bool find_problem(const void* table, std::size_t object, int depth, std::string& problem) const;
   bool unions_in_bounds(std::span<const std::uint8_t> buffer, std::size_t table, std::size_t object, int depth,
                         std::size_t& budget) const;
 

@@ -21,7 +21,10 @@
 //        file_identifier differs from the schema's (when it declares one)
 //                                               -> schema_mismatch
 //        reflection verification fails (flatbuffers::Verify, max depth 64, max 1'000'000 tables),
-//        or a `(required)` field is absent (Verify does not check those) -> schema_mismatch
+//        or what Verify lets through but generated verifiers reject: an absent `(required)` field,
+//        a union/string/table/vector offset of 0 or >= 2 GiB (Schema::post_verify_problem),
+//        a union slot outside its table (Schema::union_slots_in_bounds, checked before Verify,
+//        which would read out of bounds)                -> schema_mismatch
 //   6. bind: each (payload field, topic capture) must be equal: string fields byte for byte, integer
 //      fields by their decimal text ("7" == 7, "007" != 7; an absent integer field is its default);
 //      an absent string field, or a capture missing from the topic -> bind_mismatch
@@ -29,7 +32,9 @@
 // Thread safety: validate() is not thread-safe (the JSON path reuses one flatbuffers::Parser and a
 // text buffer). A Validator belongs to one thread; make one per thread from the same shared Schema.
 //
-// Cost: the binary path does not allocate on success (it returns a view of the input). Payloads
+// Cost: JSON costs several microseconds (flatbuffers::Parser); a JSON payload that fails to parse
+// also rebuilds the parser (~25 us), because flatbuffers 2.0.8 leaks parser state on such errors.
+// The binary path does not allocate on success (it returns a view of the input). Payloads
 // whose address is not 8-byte aligned are copied once into an aligned buffer (FlatBuffers reads
 // scalars in place); MQTT client libraries hand out heap buffers, which are aligned.
 // Size-prefixed FlatBuffers are not accepted.

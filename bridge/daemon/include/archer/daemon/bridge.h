@@ -14,4 +14,8 @@ namespace archer::daemon {
 // Runs the gateway until SIGTERM/SIGINT. Returns the process exit code.
 int run_bridge(const Config& config);
 
+// --replay: every [[actuator]] section's command log answered from its transaction log into
+// <events>.replay; no MQTT connection is made. Returns the exit code.
+int run_replay(const Config& config, bool from_beginning);
+
 }  // namespace archer::daemon

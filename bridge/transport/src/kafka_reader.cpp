@@ -1,4 +1,4 @@
-#include "kafka_reader.h"
+#include "archer/transport/kafka_reader.h"
 
 #include <unistd.h>
 
@@ -6,7 +6,7 @@
 
 #include "archer/transport/kafka_producer.h"
 
-namespace archer::ctl {
+namespace archer::transport {
 namespace {
 
 constexpr int kRequestTimeoutMs = 10'000;
@@ -14,14 +14,15 @@ constexpr int kRequestTimeoutMs = 10'000;
 }  // namespace
 
 std::unique_ptr<KafkaReader> KafkaReader::open(const KafkaConfig& config, const std::string& topic,
-                                               const std::string& group, Start start, std::string& error) {
-  const transport::KafkaProperties defaults{
+                                               const std::string& group, Start start, std::string& error,
+                                               bool missing_is_empty) {
+  const KafkaProperties defaults{
       {"group.id", group.empty() ? fmt::format("archer-ctl-{}", ::getpid()) : group},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"log_level", "3"},
   };
-  auto conf = transport::make_kafka_conf(defaults, config, error);
+  auto conf = make_kafka_conf(defaults, config, error);
   if (!conf) return nullptr;
   std::unique_ptr<KafkaReader> reader(new KafkaReader());
   reader->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
@@ -34,6 +35,7 @@ std::unique_ptr<KafkaReader> KafkaReader::open(const KafkaConfig& config, const 
   std::unique_ptr<RdKafka::Metadata> metadata(raw_metadata);
   if (err != RdKafka::ERR_NO_ERROR || metadata->topics()->empty() || metadata->topics()->front()->err() != RdKafka::ERR_NO_ERROR) {
     const auto topic_err = err != RdKafka::ERR_NO_ERROR || metadata->topics()->empty() ? err : metadata->topics()->front()->err();
+    if (missing_is_empty && topic_err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) return reader;
     error = fmt::format("topic '{}': {}", topic, RdKafka::err2str(topic_err));
     return nullptr;
   }
@@ -98,7 +100,7 @@ bool KafkaReader::commit(std::string& error) {
   for (auto& partition : partitions_) {
     if (partition->offset() >= 0) offsets.push_back(partition.get());
   }
-  if (offsets.empty()) return true;
+  if (offsets.empty()) return true;  // nothing read, or a missing topic
   const RdKafka::ErrorCode err = consumer_->commitSync(offsets);
   if (err != RdKafka::ERR_NO_ERROR) {
     error = RdKafka::err2str(err);
@@ -107,4 +109,19 @@ bool KafkaReader::commit(std::string& error) {
   return true;
 }
 
-}  // namespace archer::ctl
+}  // namespace archer::transport
+
+namespace archer::transport {
+
+void KafkaReader::commit_async(const std::vector<std::pair<std::int32_t, std::int64_t>>& next_offsets) {
+  if (next_offsets.empty() || partitions_.empty()) return;
+  std::vector<std::unique_ptr<RdKafka::TopicPartition>> owned;
+  std::vector<RdKafka::TopicPartition*> offsets;
+  for (const auto& [partition, offset] : next_offsets) {
+    owned.emplace_back(RdKafka::TopicPartition::create(partitions_.front()->topic(), partition, offset));
+    offsets.push_back(owned.back().get());
+  }
+  consumer_->commitAsync(offsets);
+}
+
+}  // namespace archer::transport

@@ -1,0 +1,263 @@
+// The actuation subcommands:
+//   archer-ctl command --config FILE --actuator NAME --device ID --action ACTION [--arg K=V]...
+//                      [--deadline DURATION] [--traceparent TP] [--wait DURATION]
+//   archer-ctl tx      --config FILE --actuator NAME (--device ID | --command ID)
+//   archer-ctl replay  --config FILE [--actuator NAME] [--from-beginning]
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "archer/actuators/messages.h"
+#include "archer/actuators/replay.h"
+#include "archer/core/headers.h"
+#include "archer/core/units.h"
+#include "archer/core/uuid.h"
+#include "archer/transport/kafka_producer.h"
+#include "archer/transport/kafka_reader.h"
+#include "args.h"
+#include "commands.h"
+#include "json_text.h"
+
+namespace archer::ctl {
+namespace {
+
+using actuators::Bytes;
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string utc_time(std::int64_t ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+                     utc.tm_hour, utc.tm_min, utc.tm_sec, ms % 1000);
+}
+
+std::span<const std::uint8_t> value_of(const RdKafka::Message& message) {
+  return {static_cast<const std::uint8_t*>(message.payload()), message.len()};
+}
+
+std::string outcome_json(const actuators::Outcome& outcome) {
+  std::string response = "null";
+  if (auto decoded = actuators::decode_device_response(outcome.response)) {
+    response = fmt::format("{{\"status\":{},\"detail\":{}}}", json_string(actuators::name_of(decoded->status)),
+                           json_string(decoded->detail));
+  }
+  return fmt::format(
+      "{{\"command_id\":{},\"interaction_id\":{},\"device\":{},\"status\":{},\"latency_ms\":{},\"detail\":{},"
+      "\"response\":{}}}",
+      json_string(outcome.command_id), json_string(outcome.interaction_id), json_string(outcome.device),
+      json_string(actuators::name_of(outcome.status)), outcome.latency_ms, json_string(outcome.detail), response);
+}
+
+// Loads --config and finds --actuator (or the only actuator section when not given).
+struct Target {
+  Config config;
+  const ActuatorSection* section = nullptr;
+};
+
+std::optional<Target> load_target(const Args& args, bool actuator_required) {
+  auto file = args.value("--config");
+  if (!file) {
+    std::fputs("archer-ctl: --config FILE is required\n", stderr);
+    return std::nullopt;
+  }
+  ConfigResult loaded = load_config(*file);
+  if (!loaded.config) {
+    for (const std::string& error : loaded.errors) std::fprintf(stderr, "%s\n", error.c_str());
+    return std::nullopt;
+  }
+  Target target{std::move(*loaded.config)};
+  const auto name = args.value("--actuator");
+  for (const ActuatorSection& section : target.config.actuators) {
+    if (!name || section.name == *name) target.section = &section;
+    if (!name && target.config.actuators.size() > 1) target.section = nullptr;
+  }
+  if (target.section == nullptr && (actuator_required || name)) {
+    std::fprintf(stderr, "archer-ctl: %s\n",
+                 name ? fmt::format("no [[actuator]] section named '{}'", *name).c_str()
+                      : "name the [[actuator]] section with --actuator");
+    return std::nullopt;
+  }
+  return target;
+}
+
+std::optional<std::chrono::milliseconds> duration_flag(const Args& args, const std::string& flag) {
+  auto text = args.value(flag);
+  if (!text) return std::nullopt;
+  std::string error;
+  auto parsed = parse_duration(*text, error);
+  if (!parsed) std::fprintf(stderr, "archer-ctl: %s: %s\n", flag.c_str(), error.c_str());
+  return parsed;
+}
+
+}  // namespace
+
+int command(const std::vector<std::string>& argv) {
+  auto args = Args::parse(argv, {"--config", "--actuator", "--device", "--action", "--arg", "--deadline", "--wait", "--traceparent"}, {});
+  if (!args || !args->value("--device") || !args->value("--action")) {
+    std::fputs(
+        "usage: archer-ctl command --config FILE --actuator NAME --device ID --action ACTION [--arg K=V]...\n"
+        "                          [--deadline DURATION] [--traceparent TP] [--wait DURATION]\n",
+        stderr);
+    return 64;
+  }
+  auto target = load_target(*args, true);
+  if (!target) return 2;
+  actuators::Command cmd{new_record_id().to_string(), *args->value("--device"), *args->value("--action"), {}, now_ms(), 0};
+  for (const std::string& arg : args->values("--arg")) {
+    const auto equals = arg.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      std::fprintf(stderr, "archer-ctl: --arg '%s' must be NAME=VALUE\n", arg.c_str());
+      return 64;
+    }
+    cmd.args.emplace_back(arg.substr(0, equals), arg.substr(equals + 1));
+  }
+  if (args->value("--deadline")) {
+    auto deadline = duration_flag(*args, "--deadline");
+    if (!deadline) return 64;
+    cmd.deadline_ms = cmd.issued_at_ms + deadline->count();
+  }
+  std::optional<std::chrono::milliseconds> wait;
+  if (args->value("--wait") && !(wait = duration_flag(*args, "--wait"))) return 64;
+
+  const ActuatorSection& section = *target->section;
+  std::string error;
+  // Positioned at the event log's end before the command exists, so its outcome cannot be missed.
+  std::unique_ptr<transport::KafkaReader> events;
+  if (wait) {
+    events = transport::KafkaReader::open(target->config.kafka, section.events, "", transport::KafkaReader::Start::end,
+                                          error, true);
+    if (!events) {
+      std::fprintf(stderr, "archer-ctl: %s\n", error.c_str());
+      return 1;
+    }
+  }
+  auto producer = transport::KafkaProducer::create(target->config.kafka, error);
+  if (!producer) {
+    std::fprintf(stderr, "archer-ctl: %s\n", error.c_str());
+    return 1;
+  }
+  headers::RecordHeaders record_headers;
+  record_headers.add(headers::kId, cmd.id);
+  record_headers.add(headers::kTime, std::to_string(cmd.issued_at_ms));
+  record_headers.add(headers::kGateway, target->config.gateway.id);
+  if (auto trace = args->value("--traceparent")) record_headers.add(headers::kTraceparent, *trace);
+  struct Delivery : transport::DeliveryListener {
+    void on_delivery(const RdKafka::Message& message) override { err = message.err(); }
+    std::atomic<RdKafka::ErrorCode> err{RdKafka::ERR__IN_PROGRESS};
+  } delivery;
+  const Bytes value = actuators::encode(cmd);
+  std::atomic<bool> never{false};
+  RdKafka::ErrorCode err = producer->produce({section.commands, cmd.device, value, &record_headers, &delivery}, never);
+  if (err == RdKafka::ERR_NO_ERROR && producer->flush(std::chrono::seconds(30)) == 0) err = delivery.err;
+  if (err != RdKafka::ERR_NO_ERROR) {
+    std::fprintf(stderr, "archer-ctl: the command was not written to %s: %s\n", section.commands.c_str(),
+                 RdKafka::err2str(err).c_str());
+    return 1;
+  }
+  std::printf("%s\n", cmd.id.c_str());
+  std::fflush(stdout);
+  if (!wait) return 0;
+
+  const auto deadline = std::chrono::steady_clock::now() + *wait;
+  std::optional<actuators::Outcome> outcome;
+  events->read(
+      [&](const RdKafka::Message& message) {
+        auto decoded = actuators::decode_outcome(value_of(message));
+        if (decoded && decoded->command_id == cmd.id) outcome = std::move(decoded);
+      },
+      true, [&] { return outcome.has_value() || std::chrono::steady_clock::now() >= deadline; });
+  if (!outcome) {
+    std::fprintf(stderr, "archer-ctl: no outcome for %s within %s\n", cmd.id.c_str(), args->value("--wait")->c_str());
+    return 3;
+  }
+  std::printf("%s\n", outcome_json(*outcome).c_str());
+  return outcome->status == actuators::OutcomeStatus::SUCCEEDED ? 0 : 1;
+}
+
+int tx(const std::vector<std::string>& argv) {
+  auto args = Args::parse(argv, {"--config", "--actuator", "--device", "--command"}, {});
+  if (!args || (!args->value("--device") && !args->value("--command"))) {
+    std::fputs("usage: archer-ctl tx --config FILE [--actuator NAME] (--device ID | --command ID)\n", stderr);
+    return 64;
+  }
+  auto target = load_target(*args, true);
+  if (!target) return 2;
+  std::string error;
+  auto reader = transport::KafkaReader::open(target->config.kafka, target->section->transactions, "",
+                                             transport::KafkaReader::Start::beginning, error, true);
+  if (!reader) {
+    std::fprintf(stderr, "archer-ctl: %s\n", error.c_str());
+    return 1;
+  }
+  const auto device = args->value("--device");
+  const auto command_id = args->value("--command");
+  std::vector<actuators::Transaction> timeline;
+  reader->read(
+      [&](const RdKafka::Message& message) {
+        auto record = actuators::decode_transaction(value_of(message));
+        if (!record || (device && record->device != *device) || (command_id && record->command_id != *command_id)) return;
+        timeline.push_back(std::move(*record));
+      },
+      false, [] { return false; });
+  // One device's records share a partition, so log order is their order; across devices, by time.
+  std::stable_sort(timeline.begin(), timeline.end(), [](const auto& a, const auto& b) { return a.time_ms < b.time_ms; });
+  for (const auto& record : timeline) {
+    std::string detail = record.detail;
+    if (record.phase == actuators::Phase::RESPONDED) {
+      if (auto response = actuators::decode_device_response(record.payload)) {
+        detail = fmt::format("{} {}{}", actuators::name_of(response->status), response->detail,
+                             record.detail.empty() ? "" : " (" + record.detail + ")");
+      }
+    } else if (record.phase == actuators::Phase::CLOSED) {
+      if (auto outcome = actuators::decode_outcome(record.payload)) {
+        detail = fmt::format("outcome {} in {} ms {}", actuators::name_of(outcome->status), outcome->latency_ms, outcome->detail);
+      }
+    } else if (record.phase == actuators::Phase::OPENED) {
+      if (auto opened = actuators::decode_command(record.payload)) {
+        detail = opened->action;
+        for (const auto& [name, value] : opened->args) detail += fmt::format(" {}={}", name, value);
+      }
+    }
+    std::printf("%s  %-12s %-10s attempt %u  command %s  interaction %s  %s\n", utc_time(record.time_ms).c_str(),
+                record.device.c_str(), actuators::name_of(record.phase), record.attempt, record.command_id.c_str(),
+                record.interaction_id.c_str(), detail.c_str());
+  }
+  if (timeline.empty()) std::fprintf(stderr, "archer-ctl: no transaction records match\n");
+  return 0;
+}
+
+int replay(const std::vector<std::string>& argv) {
+  auto args = Args::parse(argv, {"--config", "--actuator"}, {"--from-beginning"});
+  if (!args) {
+    std::fputs("usage: archer-ctl replay --config FILE [--actuator NAME] [--from-beginning]\n", stderr);
+    return 64;
+  }
+  auto target = load_target(*args, false);
+  if (!target) return 2;
+  int status = 0;
+  for (const ActuatorSection& section : target->config.actuators) {
+    if (target->section != nullptr && &section != target->section) continue;
+    actuators::ReplaySummary summary;
+    std::string error;
+    if (!actuators::replay(target->config, section, args->has("--from-beginning"), summary, error)) {
+      std::fprintf(stderr, "archer-ctl: replay %s: %s\n", section.name.c_str(), error.c_str());
+      status = 1;
+      continue;
+    }
+    std::printf("replay %s: %llu command(s), %llu answered from %s, %llu not executed, %llu unreadable -> %s.replay\n",
+                section.name.c_str(), static_cast<unsigned long long>(summary.commands),
+                static_cast<unsigned long long>(summary.from_log), section.transactions.c_str(),
+                static_cast<unsigned long long>(summary.not_executed), static_cast<unsigned long long>(summary.unreadable),
+                section.events.c_str());
+  }
+  return status;
+}
+
+}  // namespace archer::ctl
