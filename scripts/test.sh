@@ -16,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 build_dir=${BUILD_DIR:-build}
+[[ "$build_dir" = /* ]] || build_dir=$PWD/$build_dir
 read -r -a extra_cmake_args <<<"${CMAKE_ARGS:-}"
 jobs=$(nproc)
 exclude='bench|fuzz'
@@ -42,7 +43,7 @@ ninja -C "$build_dir" -j"$jobs" || fail "build"
 
 step "test: ctest (all labels except ${exclude/|/ and })"
 if ! ctest --test-dir "$build_dir" --output-on-failure --timeout 600 -LE "$exclude"; then
-  fail "tests (see the output above; logs in $build_dir/Testing/Temporary/LastTest.log)"
+  fail "tests (see the output above; full log: $build_dir/Testing/Temporary/LastTest.log)"
 fi
 
 printf '\n==> OK: built and tested in %s in %ds\n' "$build_dir" "$((SECONDS - started))"

@@ -18,6 +18,7 @@ constexpr int kExitUsage = 64;
 void print_usage(std::FILE* out) {
   std::fputs(
       "usage: archer-bridge --config FILE [--check-config] [--replay [--from-beginning]]\n"
+      "       archer-bridge --check-config FILE\n"
       "                     [--log-level debug|info|warn|error]\n"
       "       archer-bridge --version\n"
       "\n"
@@ -55,7 +56,11 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (arg == "--config") options.config = value();
-    else if (arg == "--check-config") options.check_config = true;
+    else if (arg == "--check-config") {
+      // Also accepted as `--check-config FILE`.
+      options.check_config = true;
+      if (i + 1 < argc && argv[i + 1][0] != '-') options.config = argv[++i];
+    }
     else if (arg == "--replay") options.replay = true;
     else if (arg == "--from-beginning") options.from_beginning = true;
     else if (arg == "--log-level") {

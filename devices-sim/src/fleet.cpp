@@ -63,6 +63,7 @@ struct PendingPublish {
   Clock::time_point scheduled;
   Clock::time_point sent;
   std::size_t connection;
+  bool telemetry = true;  // else a presence message: counted in the window only
 };
 
 struct Command {
@@ -117,7 +118,7 @@ struct Fleet::Impl {
   class ConnectListener : public mqtt::iaction_listener {
    public:
     ConnectListener(Impl& impl, std::size_t index) : impl_(impl), index_(index) {}
-    void on_success(const mqtt::token&) override {}
+    void on_success(const mqtt::token& token) override { impl_.connect_succeeded(index_, token); }
     void on_failure(const mqtt::token& token) override { impl_.connect_failed(index_, token); }
 
    private:
@@ -131,6 +132,8 @@ struct Fleet::Impl {
     mqtt::connect_options connect_options;  // kept alive with the client (Paho C++ 1.2.0 properties pointer)
     std::vector<std::size_t> devices;
     std::atomic<int> inflight{0};
+    std::atomic<int> window{0};  // min(max_inflight, the broker's Receive Maximum - 2)
+    std::atomic<bool> presence_pending{false};
     std::atomic<bool> up{false};
     std::atomic<bool> stopping{false};
     std::atomic<std::int64_t> retry_at_ns{0};  // steady time of the next (re)connect attempt; 0: none
@@ -212,6 +215,7 @@ struct Fleet::Impl {
       auto conn = std::make_unique<Connection>();
       conn->client_id = per_device ? slots[c]->device->id() : fmt::format("{}{}", options.client_id_prefix, c + 1);
       conn->connect_listener = std::make_unique<ConnectListener>(*this, c);
+      conn->window = options.max_inflight;
       connections.push_back(std::move(conn));
     }
     for (std::size_t d = 0; d < slots.size(); ++d) {
@@ -233,7 +237,8 @@ struct Fleet::Impl {
                          .mqtt_version(version)
                          .keep_alive_interval(30s)
                          .connect_timeout(10s)
-                         .automatic_reconnect(1s, 30s)
+                         .automatic_reconnect(std::max<std::chrono::seconds>(1s, std::chrono::duration_cast<std::chrono::seconds>(options.reconnect_after)),
+                                              std::max<std::chrono::seconds>(30s, std::chrono::duration_cast<std::chrono::seconds>(options.reconnect_after)))
                          .will(mqtt::message(will_topic, std::string("offline"), 1, true));
       if (version == MQTTVERSION_5) builder.clean_start(true);
       else builder.clean_session(true);
@@ -256,15 +261,13 @@ struct Fleet::Impl {
     window_cv.notify_all();
     try {
       // Subscribe first: the broker handles a connection's packets in order, so whoever sees
-      // `online` can already reach the device's request topic.
+      // `online` (published by the scheduler, through the window) can already reach the device.
       if (options.connections == 0) {
         conn.client->subscribe(slots[conn.devices.front()]->command_topic, 1);
       } else {
         conn.client->subscribe(command_template->filter(), 1);
       }
-      for (std::size_t d : conn.devices) {
-        conn.client->publish(slots[d]->status_topic, "online", 6, 1, true);
-      }
+      conn.presence_pending = true;
     } catch (const mqtt::exception& error) {
       log::warn(kLog, "{}: after connecting: {}", conn.client_id, error.what());
     }
@@ -276,6 +279,22 @@ struct Fleet::Impl {
     stats.connection_lost.fetch_add(1);
     if (!conn.stopping) log::debug(kLog, "{}: connection lost ({})", conn.client_id, cause);
     window_cv.notify_all();
+  }
+
+  void connect_succeeded(std::size_t c, const mqtt::token& token) {
+    // Paho C holds back publishes beyond the broker's Receive Maximum (Mosquitto: max_inflight_messages,
+    // 20 by default) and then stalls for seconds; the window stays below it.
+    if (options.mqtt_version != 5) return;
+    try {
+      const auto& props = token.get_connect_response().get_properties();
+      if (props.contains(mqtt::property::RECEIVE_MAXIMUM)) {
+        const int receive_maximum = mqtt::get<std::uint16_t>(props, mqtt::property::RECEIVE_MAXIMUM);
+        // Two below it: command answers are published outside the window.
+        connections[c]->window = std::min(options.max_inflight, std::max(1, receive_maximum - 2));
+      }
+    } catch (const std::exception& error) {
+      log::debug(kLog, "{}: no connect response: {}", connections[c]->client_id, error.what());
+    }
   }
 
   void connect_failed(std::size_t c, const mqtt::token& token) {
@@ -319,7 +338,8 @@ struct Fleet::Impl {
     std::unique_ptr<PendingPublish> pending(static_cast<PendingPublish*>(token.get_user_context()));
     if (!pending) return;
     const auto now = Clock::now();
-    if (ok) {
+    if (!pending->telemetry) {
+    } else if (ok) {
       stats.acked.fetch_add(1);
       stats.puback_latency.record(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(now - pending->sent).count()));
       stats.end_to_end.record(static_cast<std::uint64_t>(
@@ -331,7 +351,7 @@ struct Fleet::Impl {
     int seen = conn.inflight.load();
     while (seen > 0 && !conn.inflight.compare_exchange_weak(seen, seen - 1)) {
     }
-    if (seen <= options.max_inflight) window_cv.notify_all();
+    if (seen <= conn.window.load()) window_cv.notify_all();
   }
 
   // --- command worker: decisions and timed answers ---
@@ -427,12 +447,16 @@ struct Fleet::Impl {
     Connection& conn = *connections[c];
     if (!conn.up.exchange(false)) return;
     stats.connected.fetch_sub(1);
-    const bool unclean = options.disconnect_mode == DisconnectMode::unclean && options.mqtt_version == 5;
+    const bool unclean = options.disconnect_mode == DisconnectMode::unclean;
     try {
       if (unclean) {
-        // DISCONNECT with reason 0x04: the broker publishes the will, as after a dropped connection.
-        conn.client->disconnect(mqtt::disconnect_options_builder().reason_code(mqtt::ReasonCode::DISCONNECT_WITH_WILL_MESSAGE).finalize());
+        // Paho cannot drop its socket, and Paho C++ 1.2.0 cannot send DISCONNECT reason 0x04 (its
+        // disconnect options are MQTT 3 structs). A PUBLISH to a wildcard topic is a protocol error: the
+        // broker closes the connection without a DISCONNECT and publishes the will, as for a dropped
+        // device. Paho's automatic reconnect then brings it back after reconnect_after.
+        conn.client->publish(slots[conn.devices.front()]->status_topic + "/#", "", 0, 0, false);
         stats.disconnects_unclean.fetch_add(1);
+        return;
       } else {
         for (std::size_t d : conn.devices) conn.client->publish(slots[d]->status_topic, "offline", 7, 1, true);
         conn.client->disconnect(mqtt::disconnect_options_builder().timeout(2s).finalize());
@@ -473,18 +497,40 @@ struct Fleet::Impl {
     return system_start_us + std::chrono::duration_cast<std::chrono::microseconds>(t - steady_start).count();
   }
 
-  void send_telemetry(std::size_t d, Clock::time_point scheduled, FaultPicker& faults, RatioPicker& formats,
-                      const std::atomic<bool>& stop) {
-    Slot& slot = *slots[d];
-    Connection& conn = *connections[slot.connection];
-    if (options.qos > 0) {
-      // The window: wait while this connection has max_inflight publishes unacknowledged.
+  // Waits while the connection's window is full; false when it went down or the run ended.
+  bool wait_window(Connection& conn, const std::atomic<bool>& stop) {
+    {
       std::unique_lock lock(window_mutex);
-      while (conn.inflight.load() >= options.max_inflight && conn.up && !stop &&
+      while (conn.inflight.load() >= conn.window.load() && conn.up && !stop &&
              (run_end == Clock::time_point{} || Clock::now() < run_end)) {
         window_cv.wait_for(lock, 20ms);
       }
     }
+    return conn.up && !stop;
+  }
+
+  void send_presence(std::size_t c, const std::atomic<bool>& stop) {
+    Connection& conn = *connections[c];
+    for (std::size_t d : conn.devices) {
+      if (!wait_window(conn, stop)) return;
+      auto* pending = new PendingPublish{Clock::now(), Clock::now(), c, false};
+      conn.inflight.fetch_add(1);
+      try {
+        conn.client->publish(mqtt::message::create(slots[d]->status_topic, "online", 1, true), pending, publish_listener);
+      } catch (const mqtt::exception& error) {
+        delete pending;
+        conn.inflight.fetch_sub(1);
+        log::debug(kLog, "{}: presence: {}", conn.client_id, error.what());
+        return;
+      }
+    }
+  }
+
+  void send_telemetry(std::size_t d, Clock::time_point scheduled, FaultPicker& faults, RatioPicker& formats,
+                      const std::atomic<bool>& stop) {
+    Slot& slot = *slots[d];
+    Connection& conn = *connections[slot.connection];
+    if (options.qos > 0) wait_window(conn, stop);  // at most `window` publishes unacknowledged
     if (!conn.up || stop) {
       stats.skipped_disconnected.fetch_add(1);
       return;
@@ -556,6 +602,7 @@ struct Fleet::Impl {
         for (std::size_t c = 0; c < connections.size(); ++c) {
           const std::int64_t at = connections[c]->retry_at_ns.load();
           if (at != 0 && at <= now.time_since_epoch().count() && !connections[c]->up) start_connect(c);
+          if (connections[c]->presence_pending.exchange(false)) send_presence(c, stop);
         }
       }
       if (events.empty() || events.top().due > now) {
@@ -579,12 +626,31 @@ struct Fleet::Impl {
   }
 
   void disconnect_all() {
+    // `offline` for every device, through the windows (bounded: 5 s in all), then DISCONNECT.
+    const auto deadline = Clock::now() + 5s;
+    for (std::size_t c = 0; c < connections.size(); ++c) {
+      Connection& conn = *connections[c];
+      conn.stopping = true;
+      for (std::size_t d : conn.devices) {
+        std::unique_lock lock(window_mutex);
+        while (conn.inflight.load() >= conn.window.load() && conn.up && Clock::now() < deadline) window_cv.wait_for(lock, 20ms);
+        lock.unlock();
+        if (!conn.up) break;
+        auto* pending = new PendingPublish{Clock::now(), Clock::now(), c, false};
+        conn.inflight.fetch_add(1);
+        try {
+          conn.client->publish(mqtt::message::create(slots[d]->status_topic, "offline", 1, true), pending, publish_listener);
+        } catch (const mqtt::exception& error) {
+          delete pending;
+          conn.inflight.fetch_sub(1);
+          break;
+        }
+      }
+    }
     std::vector<mqtt::token_ptr> tokens;
     for (auto& conn : connections) {
-      conn->stopping = true;
       if (!conn->client->is_connected()) continue;
       try {
-        for (std::size_t d : conn->devices) conn->client->publish(slots[d]->status_topic, "offline", 7, 1, true);
         tokens.push_back(conn->client->disconnect(mqtt::disconnect_options_builder().timeout(2s).finalize()));
       } catch (const mqtt::exception& error) {
         log::debug(kLog, "{}: disconnect: {}", conn->client_id, error.what());
@@ -610,9 +676,6 @@ const Stats& Fleet::stats() const { return impl_->stats; }
 int Fleet::run(const std::atomic<bool>& stop) {
   Impl& m = *impl_;
   const Options& o = m.options;
-  if (o.disconnect_mode == DisconnectMode::unclean && o.mqtt_version != 5 && o.disconnect_every.count() > 0) {
-    log::warn(kLog, "unclean disconnects need MQTT 5 (DISCONNECT with will); MQTT 3.1.1 connections disconnect cleanly");
-  }
   const long files = raise_open_files_limit();
   if (files > 0 && static_cast<long>(m.connections.size()) + 64 > files) {
     log::warn(kLog, "{} connections but only {} open files allowed (ulimit -n)", m.connections.size(), files);
