@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Archer Edge on one machine: installs what is missing, builds, starts Mosquitto, archer-devkafka and
-# archer-bridge on loopback, publishes sample telemetry and shows what reached Kafka. Stops everything
-# on Ctrl-C, or after --duration seconds.
+# Archer Edge on one machine: installs what is missing, builds, starts Mosquitto, archer-devkafka,
+# archer-bridge and a simulated fleet (archer-devsim) on loopback, shows telemetry reaching Kafka and
+# a command's round trip to a simulated valve. Stops everything on Ctrl-C, or after --duration seconds.
 #
 # Everything it writes lives in .quickstart/ (emptied at each start): the generated configs, the
 # logs, the broker's persistence and the bridge's spool.
@@ -15,7 +15,9 @@ Builds Archer Edge into build/, then runs on loopback, from .quickstart/:
   mosquitto        an MQTT broker on a free port (config/mosquitto/quickstart.conf)
   archer-devkafka  a 3-broker development Kafka cluster (librdkafka's mock cluster)
   archer-bridge    the gateway, with config/quickstart.toml pointed at the two above
-publishes a few sample telemetry messages and prints the raw datalog, then keeps running.
+  archer-devsim    12 simulated devices (env, valve, meter) publishing telemetry every second
+shows telemetry in the raw datalog (one record decoded), a dead letter, and a command sent to
+valve-0001 with its outcome and transaction timeline, then keeps running.
 
   --duration SECONDS  stop everything after SECONDS (default: run until Ctrl-C)
   --help              print this help
@@ -66,8 +68,9 @@ die() {
 
 # --- processes ----------------------------------------------------------------------------------
 # Each service runs in its own session (setsid), so a Ctrl-C in the terminal reaches this script
-# alone, and the script stops them in order: the bridge first (it drains into Kafka), then Kafka,
-# then the MQTT broker.
+# alone, and the script stops them in order: the simulated devices first (they publish `offline`),
+# then the bridge (it drains into Kafka), then Kafka, then the MQTT broker.
+devsim_pid=""
 bridge_pid=""
 devkafka_pid=""
 mosquitto_pid=""
@@ -106,8 +109,9 @@ cleanup() {
     kill "$sleep_pid" 2>/dev/null || true
     wait "$sleep_pid" 2>/dev/null || true
   fi
-  if [ -n "$bridge_pid$devkafka_pid$mosquitto_pid" ]; then
+  if [ -n "$devsim_pid$bridge_pid$devkafka_pid$mosquitto_pid" ]; then
     say "stopping"
+    stop_process archer-devsim "$devsim_pid" 10
     stop_process archer-bridge "$bridge_pid" 60
     stop_process archer-devkafka "$devkafka_pid" 10
     stop_process mosquitto "$mosquitto_pid" 10
@@ -151,8 +155,8 @@ say "build: $build_dir"
 if [ ! -f "$build_dir/build.ninja" ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi
-ninja -C "$build_dir" -j"$(nproc)" archer-bridge archer-devkafka archer_schemas_generate
-for program in archer-bridge archer-devkafka; do
+ninja -C "$build_dir" -j"$(nproc)" archer-bridge archer-devkafka archer-devsim archer-ctl archer_schemas_generate
+for program in archer-bridge archer-devkafka archer-devsim archer-ctl; do
   [ -x "$bin/$program" ] || die "$bin/$program was not built"
 done
 
@@ -241,68 +245,138 @@ for _ in $(seq 20); do
   sleep 0.1
 done
 
+# --- archer-devsim -----------------------------------------------------------------------------
+# A small fleet: env-0001.., valve-0001.., meter-0001.., one MQTT client per device (client id =
+# device id), each with a retained `online` status and a last will of `offline` on
+# devices/<id>/status. Half the telemetry is FlatBuffers, half JSON. The valves answer commands on
+# devices/<id>/commands.
+say "starting archer-devsim"
+devsim_args=(--uri "$mqtt_uri" --devices 12 --kinds env,valve,meter --format mixed --interval 1s
+  --progress never --report "$run_dir/devsim-report.json")
+setsid "$bin/archer-devsim" "${devsim_args[@]}" </dev/null >"$run_dir/archer-devsim.log" 2>&1 9>&- &
+devsim_pid=$!
+sleep 1
+alive "$devsim_pid" || { tail_log "$run_dir/archer-devsim.log"; die "archer-devsim exited"; }
+
+config=$run_dir/gateway.toml
+ctl=$bin/archer-ctl
 cat <<EOF
 
 Archer Edge is running (run folder $run_dir)
   mosquitto        pid $mosquitto_pid   MQTT   $mqtt_uri
   archer-devkafka  pid $devkafka_pid   Kafka  $bootstrap
                    topics ${kafka_topics//,/ }
-  archer-bridge    pid $bridge_pid   config $run_dir/gateway.toml
+  archer-bridge    pid $bridge_pid   config $config
                    HTTP   $http_status
+  archer-devsim    pid $devsim_pid   12 devices: env-0001..0004 valve-0001..0004 meter-0001..0004
   logs             $run_dir/mosquitto.log
                    $run_dir/archer-devkafka.log
                    $run_dir/archer-bridge.log
+                   $run_dir/archer-devsim.log
 
 Try, from another terminal:
-  mosquitto_sub -p $mqtt_port -V mqttv5 -t 'devices/#' -v
-  kcat -C -b $bootstrap -t raw.telemetry -f '%k %h %S bytes\n'
+  mosquitto_sub -p $mqtt_port -V mqttv5 -t 'devices/+/status' -v
+  build/bin/archer-ctl tail raw.telemetry --config $config --follow
+  build/bin/archer-ctl command --config $config --actuator valves --device valve-0002 --action set --arg percent=75 --wait 10s
+  build/bin/archer-ctl tx --config $config --actuator valves --device valve-0002
   kcat -C -b $bootstrap -t dlq.telemetry -f '%k %h\n'
 
 EOF
 
-# --- sample telemetry ---------------------------------------------------------------------------
-# Three device kinds as JSON (the bridge converts JSON with the schema), and one message whose
-# payload names another device than its topic: that one belongs in the dead-letter topic.
-samples=(
-  'devices/env-001/telemetry|{"device":"env-001","seq":1,"reading_type":"EnvironmentReading","reading":{"device":"env-001","seq":1,"temperature_c":21.5,"humidity_pct":40.0,"co2_ppm":420}}'
-  'devices/env-001/telemetry|{"device":"env-001","seq":2,"reading_type":"EnvironmentReading","reading":{"device":"env-001","seq":2,"temperature_c":21.6,"humidity_pct":40.2,"co2_ppm":424}}'
-  'devices/valve-001/telemetry|{"device":"valve-001","seq":1,"reading_type":"ValveReading","reading":{"device":"valve-001","seq":1,"position_pct":0.0,"target_pct":0.0,"state":"CLOSED","flow_lpm":0.0}}'
-  'devices/meter-001/telemetry|{"device":"meter-001","seq":1,"reading_type":"MeterReading","reading":{"device":"meter-001","seq":1,"energy_wh":1532.25,"power_w":412.0,"voltage_v":230.1}}'
-  'devices/env-002/telemetry|{"device":"env-999","seq":1,"reading_type":"EnvironmentReading","reading":{"device":"env-999","seq":1,"temperature_c":19.0,"humidity_pct":55.0,"co2_ppm":610}}'
-)
-say "publishing ${#samples[@]} sample telemetry messages (JSON, QoS 1, MQTT 5)"
-for sample in "${samples[@]}"; do
-  topic=${sample%%|*}
-  payload=${sample#*|}
-  echo "  $topic  $payload"
-  mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -V mqttv5 -q 1 -i quickstart-publisher \
-    -D publish content-type application/json -t "$topic" -m "$payload" ||
-    echo "quickstart: mosquitto_pub to $topic failed" >&2
-done
-
-# What reached Kafka. The steps above this one are the quickstart's job; this one only shows, so it
-# never fails the script.
-# show_topic TOPIC FORMAT COUNT SECONDS: prints the topic's records, waiting up to SECONDS for COUNT.
-show_topic() {
-  local topic=$1 format=$2 expected=$3 deadline=$((SECONDS + $4)) out=""
-  while :; do
-    out=$(timeout 10 kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -q -f "$format" 2>>"$run_dir/kcat.log") || true
-    if [ "$(printf '%s' "$out" | grep -c .)" -ge "$expected" ] || [ "$SECONDS" -ge "$deadline" ]; then
-      break
-    fi
-    sleep 0.5
-  done
-  if [ -n "$out" ]; then
-    printf '%s\n' "$out" | sed 's/^/  /'
-  else
-    echo "  (nothing in $topic yet; see $run_dir/archer-bridge.log)"
-  fi
+# --- show: telemetry, a dead letter, a command's round trip -------------------------------------
+# The steps above are the quickstart's job; the ones below only show, so none of them fails the
+# script: each says clearly when it did not work.
+failed_shows=0
+show_failed() {
+  printf '  !! %s\n' "$*"
+  failed_shows=$((failed_shows + 1))
 }
+
+# count_records TOPIC: the number of records in TOPIC (empty when kcat could not read it).
+count_records() {
+  local out
+  out=$(timeout 10 kcat -C -b "$bootstrap" -t "$1" -o beginning -e -q -f '.\n' 2>>"$run_dir/kcat.log") || return 0
+  printf '%s' "$out" | grep -c . || true
+}
+
+# A message whose payload names another device than its topic: it belongs in the dead-letter topic.
+dead_letter_topic='devices/env-0002/telemetry'
+dead_letter_payload='{"device":"env-9999","seq":1,"reading_type":"EnvironmentReading","reading":{"device":"env-9999","seq":1,"temperature_c":19.0,"humidity_pct":55.0,"co2_ppm":610}}'
+say "publishing one message whose payload names another device than its topic"
+echo "  $dead_letter_topic  $dead_letter_payload"
+mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -V mqttv5 -q 1 -i quickstart-publisher \
+  -D publish content-type application/json -t "$dead_letter_topic" -m "$dead_letter_payload" ||
+  show_failed "mosquitto_pub to $dead_letter_topic failed"
+
 echo
-say "raw datalog: kcat -C -b $bootstrap -t raw.telemetry -e -f '%k %h %S bytes\\n'"
-show_topic raw.telemetry '%k %h %S bytes\n' 4 5
+say "telemetry: letting the fleet publish for a few seconds"
+sleep 5
+telemetry_count=""
+for _ in $(seq 10); do
+  telemetry_count=$(count_records raw.telemetry)
+  [ "${telemetry_count:-0}" -gt 0 ] && break
+  sleep 1
+done
+if [ "${telemetry_count:-0}" -gt 0 ]; then
+  echo "  $telemetry_count records in raw.telemetry"
+else
+  show_failed "no records in raw.telemetry (see $run_dir/archer-bridge.log and $run_dir/archer-devsim.log)"
+fi
+
+say "one record, decoded: archer-ctl tail raw.telemetry --config $config --count 1"
+if record=$(timeout 20 "$ctl" tail raw.telemetry --config "$config" --count 1 2>"$run_dir/ctl.log") && [ -n "$record" ]; then
+  printf '%s\n' "$record" | sed 's/^/  /'
+else
+  show_failed "archer-ctl tail printed no record ($run_dir/ctl.log)"
+fi
+
 say "dead letters: kcat -C -b $bootstrap -t dlq.telemetry -e -f '%k %h\\n'"
-show_topic dlq.telemetry '%k %h\n' 1 2
+dlq=""
+for _ in $(seq 10); do
+  dlq=$(timeout 10 kcat -C -b "$bootstrap" -t dlq.telemetry -o beginning -e -q -f '%k %h\n' 2>>"$run_dir/kcat.log") || true
+  [ -n "$dlq" ] && break
+  sleep 0.5
+done
+if [ -n "$dlq" ]; then
+  printf '%s\n' "$dlq" | sed 's/^/  /'
+else
+  show_failed "nothing in dlq.telemetry (see $run_dir/archer-bridge.log)"
+fi
+
+echo
+presence=$(timeout 5 mosquitto_sub -h 127.0.0.1 -p "$mqtt_port" -V mqttv5 -t devices/valve-0001/status -C 1 -W 3 2>/dev/null) || true
+say "presence: devices/valve-0001/status = ${presence:-(nothing retained)}"
+say "command: archer-ctl command --config $config --actuator valves --device valve-0001 --action open --arg percent=40 --wait 10s"
+command_status=0
+command_out=$(timeout 30 "$ctl" command --config "$config" --actuator valves --device valve-0001 --action open \
+  --arg percent=40 --wait 10s 2>>"$run_dir/ctl.log") || command_status=$?
+command_id=$(printf '%s\n' "$command_out" | sed -n 1p)
+outcome=$(printf '%s\n' "$command_out" | sed -n 2p)
+[ -z "$outcome" ] || echo "  $outcome"
+if [ -n "$outcome" ]; then
+  # The first "status" is the outcome's; the device's answer has its own, later in the line.
+  outcome_status=$(printf '%s' "$outcome" | grep -o '"status":"[A-Z_]*"' | head -n 1 | cut -d'"' -f4)
+  latency_ms=$(printf '%s' "$outcome" | grep -o '"latency_ms":[0-9]*' | head -n 1 | cut -d: -f2)
+  echo "  command $command_id: ${outcome_status:-?} in ${latency_ms:-?} ms"
+  [ "$command_status" -eq 0 ] || show_failed "the command did not succeed (status ${outcome_status:-unknown})"
+elif [ -n "$command_id" ]; then
+  show_failed "command $command_id: no outcome within 10s (archer-ctl exit $command_status; see $run_dir/archer-bridge.log)"
+else
+  show_failed "the command was not written (archer-ctl exit $command_status; see $run_dir/ctl.log)"
+fi
+if [ -n "$command_id" ]; then
+  say "its exchange: archer-ctl tx --config $config --actuator valves --command $command_id"
+  if timeline=$(timeout 20 "$ctl" tx --config "$config" --actuator valves --command "$command_id" 2>>"$run_dir/ctl.log") &&
+    [ -n "$timeline" ]; then
+    printf '%s\n' "$timeline" | sed 's/^/  /'
+  else
+    show_failed "no transaction records for $command_id ($run_dir/ctl.log)"
+  fi
+fi
+if [ "$failed_shows" -gt 0 ]; then
+  echo
+  echo "quickstart: $failed_shows of the steps above did not work; the services keep running, logs in $run_dir" >&2
+fi
 
 # --- run until Ctrl-C or --duration -------------------------------------------------------------
 echo
@@ -313,7 +387,8 @@ else
 fi
 started=$SECONDS
 while [ -z "$duration" ] || [ $((SECONDS - started)) -lt "$duration" ]; do
-  for service in mosquitto:$mosquitto_pid archer-devkafka:$devkafka_pid archer-bridge:$bridge_pid; do
+  for service in mosquitto:$mosquitto_pid archer-devkafka:$devkafka_pid archer-bridge:$bridge_pid \
+    archer-devsim:$devsim_pid; do
     if ! alive "${service#*:}"; then
       tail_log "$run_dir/${service%%:*}.log"
       die "${service%%:*} stopped unexpectedly"

@@ -65,6 +65,12 @@ std::uint64_t SectionPipeline::rejected(ValidationError reason) const {
   return reason == ValidationError::none ? 0 : rejected_[error_index(reason)]->value();
 }
 
+std::uint64_t SectionPipeline::rejected_total() const {
+  std::uint64_t total = 0;
+  for (const Counter* counter : rejected_) total += counter->value();
+  return total;
+}
+
 headers::RecordHeaders SectionPipeline::base_headers(const Incoming& in) const {
   headers::RecordHeaders out;
   out.add(headers::kId, new_record_id().to_string());
@@ -150,8 +156,12 @@ SectionPipeline::Outcome SectionPipeline::produce(std::string_view topic, std::s
   if (err == RdKafka::ERR_NO_ERROR) return Outcome::accepted;
   counters_.in_flight->add(-1);
   counters_.delivery_failed->add();
-  log::error("ingest", "{}: record {} from '{}' could not be produced to {}: {}", section_.name,
-             record_headers.get(headers::kId), record_headers.get(headers::kSource), topic, RdKafka::err2str(err));
+  std::uint64_t suppressed = 0;
+  if (produce_failure_log_limit_.allow(suppressed)) {
+    log::error("ingest", "{}: record {} from '{}' could not be produced to {}: {} ({} more since the last line)",
+               section_.name, record_headers.get(headers::kId), record_headers.get(headers::kSource), topic,
+               RdKafka::err2str(err), suppressed);
+  }
   return Outcome::produce_failed;
 }
 

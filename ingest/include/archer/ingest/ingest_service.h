@@ -5,6 +5,7 @@
 // (it blocks when the queue is full, which stops Paho reading from the broker: backpressure).
 // One worker thread validates and produces, in arrival order, so per-device order holds.
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -37,8 +38,10 @@ class IngestService {
   bool offer(const mqtt::const_message_ptr& message);
 
   void start();
-  // After MQTT intake has stopped: processes what is queued, then ends the worker.
-  void stop();
+  // After MQTT intake has stopped: processes what is queued, then ends the worker. When Kafka takes
+  // nothing for `drain` (its producer queue stays full), what is still queued is given up, counted
+  // as delivery failures and logged.
+  void stop(std::chrono::milliseconds drain = std::chrono::seconds(30));
 
   // One info line per section: received, accepted, rejected, delivered, in flight.
   void log_stats() const;

@@ -43,6 +43,7 @@ class SectionPipeline {
   };
   const Counters& counters() const { return counters_; }
   std::uint64_t rejected(ValidationError reason) const;
+  std::uint64_t rejected_total() const;
 
  private:
   // Counts the delivery of records to one topic (raw or dead letters).
@@ -71,6 +72,7 @@ class SectionPipeline {
   DeliveryCounter raw_delivery_;
   DeliveryCounter dead_letter_delivery_;
   log::RateLimit reject_log_limit_{std::chrono::seconds(10)};
+  log::RateLimit produce_failure_log_limit_{std::chrono::seconds(1)};
 };
 
 }  // namespace archer::ingest
