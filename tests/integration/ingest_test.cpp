@@ -318,4 +318,67 @@ bind = {{ station = "station" }}
   EXPECT_EQ(bridge.stop(), 0);
 }
 
+TEST_F(IngestTest, RedriveAfterASchemaFixTurnsYesterdaysRejectsIntoReadings) {
+  archer::testing::TempDir dir("archer-redrive");
+  auto compile = [&](const std::string& fbs) {
+    std::ofstream(dir / "pump.fbs") << fbs;
+    archer::testing::Process flatc({FLATC, "-b", "--schema", "-o", dir.path().string(), (dir / "pump.fbs").string()});
+    ASSERT_EQ(flatc.wait_exit(30s), 0);
+  };
+  // Version 1 does not know `rpm`, which the pumps already send.
+  compile("namespace acme; table Pump { device: string (required); seq: ulong; } root_type Pump; file_identifier \"PUMP\";");
+  const std::string sections = fmt::format(R"([[ingest]]
+name = "pumps"
+mqtt = "pumps/{{device}}/data"
+schema = "{}"
+formats = ["json"]
+topic = "raw.pumps"
+dead_letter = "dlq.pumps"
+)",
+                                           (dir / "pump.bfbs").string());
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), sections);
+  bridge.start();
+  {
+    MqttClient publisher(mqtt_.uri(), "test-publisher");
+    mqtt::properties properties{{mqtt::property::USER_PROPERTY, "site", "north"}};
+    for (int seq = 1; seq <= 10; ++seq) {
+      publisher.publish("pumps/p-1/data", fmt::format(R"({{"device":"p-1","seq":{},"rpm":1450}})", seq), 1, properties);
+    }
+    publisher.wait_all();
+  }
+  KafkaConsumerForTest dead_letters(kafka_.bootstrap(), {"dlq.pumps"});
+  const auto rejected = dead_letters.consume_until(10, 60s);
+  ASSERT_EQ(rejected.size(), 10u) << bridge.log();
+  std::set<std::string> rejected_ids;
+  for (const Record& record : rejected) {
+    EXPECT_EQ(record.headers.at("archer-error"), "bad_json");
+    rejected_ids.insert(record.headers.at("archer-id"));
+  }
+  ASSERT_EQ(bridge.stop(), 0);
+
+  // The fix: version 2 knows `rpm`. Redrive with the same config.
+  compile("namespace acme; table Pump { device: string (required); seq: ulong; rpm: uint; } root_type Pump; file_identifier \"PUMP\";");
+  auto redrive = [&] {
+    archer::testing::Process ctl({std::string(ARCHER_BIN_DIR) + "/archer-ctl", "redrive", "dlq.pumps", "--config",
+                                  bridge.config_file().string()});
+    const std::string out = ctl.read_all(60s);
+    EXPECT_EQ(ctl.wait_exit(60s), 0) << out;
+    return out;
+  };
+  EXPECT_NE(redrive().find("10 read, 10 accepted into raw.pumps, 0 rejected again"), std::string::npos);
+
+  KafkaConsumerForTest raw(kafka_.bootstrap(), {"raw.pumps"});
+  const auto readings = raw.consume_until(10, 30s);
+  ASSERT_EQ(readings.size(), 10u);
+  for (const Record& record : readings) {
+    EXPECT_EQ(record.key, "p-1");
+    EXPECT_EQ(rejected_ids.count(record.headers.at("archer-causation")), 1u) << "causation names the dead letter";
+    EXPECT_EQ(record.headers.at("archer-source"), "pumps/p-1/data");
+    EXPECT_EQ(record.headers.at("mqtt.site"), "north") << "user properties survive the dead-letter trip";
+    EXPECT_TRUE(flatbuffers::BufferHasIdentifier(record.value.data(), "PUMP"));
+  }
+  // Offsets were committed: a second redrive has nothing left to do.
+  EXPECT_NE(redrive().find("0 read"), std::string::npos);
+}
+
 }  // namespace
