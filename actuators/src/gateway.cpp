@@ -8,16 +8,12 @@
 #include <fmt/format.h>
 #include <mqtt/async_client.h>
 
+#include "archer/core/clock.h"
 #include "archer/core/log.h"
 #include "archer/core/uuid.h"
 
 namespace archer::actuators {
 namespace {
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 OutcomeStatus outcome_of(ResponseStatus status) {
   switch (status) {
@@ -292,7 +288,7 @@ void ActuatorGateway::begin(const std::shared_ptr<Job>& job) {
   const Command& command = *job->command;
   const Exchange* existing = view_.by_command(command.id);
   auto interaction = std::make_shared<Interaction>(io_, job);
-  const bool expired = command.deadline_ms != 0 && now_ms() > command.deadline_ms;
+  const bool expired = command.deadline_ms != 0 && unix_ms() > command.deadline_ms;
   if (expired && existing == nullptr) {
     emit_outcome(job, encode(Outcome{command.id, "", command.device, OutcomeStatus::EXPIRED, {}, 0,
                                      "deadline passed before the command was sent"}));
@@ -319,7 +315,7 @@ void ActuatorGateway::begin(const std::shared_ptr<Job>& job) {
     return;
   }
   interaction->id = new_record_id().to_string();
-  interaction->opened_ms = now_ms();
+  interaction->opened_ms = unix_ms();
   interaction->max_attempts = static_cast<std::uint32_t>(section_.retries) + 1;
   interactions_[interaction->id] = interaction;
   // Nothing reaches the device before Kafka holds the OPENED record.
@@ -338,7 +334,7 @@ void ActuatorGateway::send_attempt(const std::shared_ptr<Interaction>& interacti
     if (!interaction->waiting_online) {
       interaction->waiting_online = true;
       const auto budget = command.deadline_ms != 0
-                              ? std::chrono::milliseconds(std::max<std::int64_t>(0, command.deadline_ms - now_ms()))
+                              ? std::chrono::milliseconds(std::max<std::int64_t>(0, command.deadline_ms - unix_ms()))
                               : section_.timeout * static_cast<int>(interaction->max_attempts);
       interaction->timer.expires_after(budget);
       interaction->timer.async_wait([this, interaction, attempt = interaction->attempt](const boost::system::error_code& ec) {
@@ -440,13 +436,10 @@ void ActuatorGateway::on_response(const std::string& topic, const std::string& c
   const bool first_answer = !exchange->closed && !exchange->response && live == interactions_.end();
   if (!first_answer) counters_.late_responses->add();
   Transaction answer{exchange->interaction_id, exchange->command_id, exchange->device, Phase::RESPONDED,
-                     exchange->attempts, std::move(payload), now_ms(),
+                     exchange->attempts, std::move(payload), unix_ms(),
                      first_answer ? "" : exchange->response ? "duplicate" : "late"};
   view_.apply(answer);
-  headers::RecordHeaders record_headers;
-  record_headers.add(headers::kId, new_record_id().to_string());
-  record_headers.add(headers::kTime, std::to_string(now_ms()));
-  record_headers.add(headers::kGateway, config_.gateway.id);
+  auto record_headers = headers::RecordHeaders::for_new_record(config_.gateway.id);
   record_headers.add(headers::kSource, topic);
   if (!traceparent.empty()) record_headers.add(headers::kTraceparent, traceparent);
   produce(section_.transactions, exchange->device, encode(answer), record_headers, {});
@@ -457,7 +450,7 @@ void ActuatorGateway::close(const std::shared_ptr<Interaction>& interaction, Out
   interaction->timer.cancel();
   const auto& job = interaction->job;
   const Bytes outcome = encode(Outcome{job->command->id, interaction->id, job->command->device, status,
-                                       interaction->response, now_ms() - interaction->opened_ms, std::move(detail)});
+                                       interaction->response, unix_ms() - interaction->opened_ms, std::move(detail)});
   record(interaction, Phase::CLOSED, interaction->attempt, outcome, "", [this, job, outcome](bool ok) {
     if (ok) emit_outcome(job, outcome);
     else log::error("actuator", "{}: CLOSED of command {} not stored; it resumes at the next start", section_.name,
@@ -517,10 +510,7 @@ void ActuatorGateway::commit() {
 }
 
 headers::RecordHeaders ActuatorGateway::headers_for(const Job& job, std::string_view source) const {
-  headers::RecordHeaders out;
-  out.add(headers::kId, new_record_id().to_string());
-  out.add(headers::kTime, std::to_string(now_ms()));
-  out.add(headers::kGateway, config_.gateway.id);
+  auto out = headers::RecordHeaders::for_new_record(config_.gateway.id);
   if (!source.empty()) out.add(headers::kSource, source);
   if (!job.record_id.empty()) out.add(headers::kCausation, job.record_id);
   if (!job.traceparent.empty()) out.add(headers::kTraceparent, job.traceparent);
@@ -531,7 +521,7 @@ void ActuatorGateway::record(const std::shared_ptr<Interaction>& interaction, Ph
                              Bytes payload, std::string detail, std::function<void(bool)> done) {
   const Job& job = *interaction->job;
   Transaction entry{interaction->id, job.command->id, job.command->device, phase, attempt, std::move(payload),
-                    now_ms(), std::move(detail)};
+                    unix_ms(), std::move(detail)};
   const Bytes bytes = encode(entry);
   view_.apply(entry);
   const std::string source = phase == Phase::SENT        ? section_.request.render({job.command->device})

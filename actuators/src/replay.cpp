@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "archer/core/clock.h"
 #include "archer/core/headers.h"
 #include "archer/core/log.h"
 #include "archer/core/uuid.h"
@@ -69,12 +70,7 @@ bool replay(const Config& config, const ActuatorSection& section, bool from_begi
         if (exchange != nullptr && (exchange->closed || exchange->response)) ++summary.from_log;
         else ++summary.not_executed;
         const auto found = headers::RecordHeaders::from_kafka(const_cast<RdKafka::Message&>(message).headers());
-        headers::RecordHeaders record_headers;
-        record_headers.add(headers::kId, new_record_id().to_string());
-        record_headers.add(headers::kTime, std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                              std::chrono::system_clock::now().time_since_epoch())
-                                                              .count()));
-        record_headers.add(headers::kGateway, config.gateway.id);
+        auto record_headers = headers::RecordHeaders::for_new_record(config.gateway.id);
         const std::string_view cause = found.get(headers::kId);
         record_headers.add(headers::kCausation, cause.empty() ? std::string_view(command->id) : cause);
         if (const auto trace = found.get(headers::kTraceparent); !trace.empty()) record_headers.add(headers::kTraceparent, trace);

@@ -5,12 +5,12 @@
 //   archer-ctl replay  --config FILE [--actuator NAME] [--from-beginning]
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 
 #include <fmt/format.h>
 
 #include "archer/actuators/messages.h"
 #include "archer/actuators/replay.h"
+#include "archer/core/clock.h"
 #include "archer/core/headers.h"
 #include "archer/core/units.h"
 #include "archer/core/uuid.h"
@@ -24,19 +24,6 @@ namespace archer::ctl {
 namespace {
 
 using actuators::Bytes;
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string utc_time(std::int64_t ms) {
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
-                     utc.tm_hour, utc.tm_min, utc.tm_sec, ms % 1000);
-}
 
 std::span<const std::uint8_t> value_of(const RdKafka::Message& message) {
   return {static_cast<const std::uint8_t*>(message.payload()), message.len()};
@@ -109,7 +96,7 @@ int command(const std::vector<std::string>& argv) {
   }
   auto target = load_target(*args, true);
   if (!target) return 2;
-  actuators::Command cmd{new_record_id().to_string(), *args->value("--device"), *args->value("--action"), {}, now_ms(), 0};
+  actuators::Command cmd{new_record_id().to_string(), *args->value("--device"), *args->value("--action"), {}, unix_ms(), 0};
   for (const std::string& arg : args->values("--arg")) {
     const auto equals = arg.find('=');
     if (equals == std::string::npos || equals == 0) {
@@ -225,7 +212,7 @@ int tx(const std::vector<std::string>& argv) {
         for (const auto& [name, value] : opened->args) detail += fmt::format(" {}={}", name, value);
       }
     }
-    std::printf("%s  %-12s %-10s attempt %u  command %s  interaction %s  %s\n", utc_time(record.time_ms).c_str(),
+    std::printf("%s  %-12s %-10s attempt %u  command %s  interaction %s  %s\n", format_utc(record.time_ms).c_str(),
                 record.device.c_str(), actuators::name_of(record.phase), record.attempt, record.command_id.c_str(),
                 record.interaction_id.c_str(), detail.c_str());
   }

@@ -4,15 +4,11 @@
 
 #include <fmt/format.h>
 
+#include "archer/core/clock.h"
 #include "archer/core/uuid.h"
 
 namespace archer::ingest {
 namespace {
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 constexpr ValidationError kAllErrors[] = {ValidationError::too_large, ValidationError::not_flatbuffers,
                                           ValidationError::schema_mismatch, ValidationError::bad_json,
@@ -72,10 +68,7 @@ std::uint64_t SectionPipeline::rejected_total() const {
 }
 
 headers::RecordHeaders SectionPipeline::base_headers(const Incoming& in) const {
-  headers::RecordHeaders out;
-  out.add(headers::kId, new_record_id().to_string());
-  out.add(headers::kTime, std::to_string(now_ms()));
-  out.add(headers::kGateway, gateway_id_);
+  headers::RecordHeaders out = headers::RecordHeaders::for_new_record(gateway_id_);
   out.add(headers::kSource, in.topic);
   out.add(headers::kSchema, validator_.schema().id());
   if (!in.causation.empty()) out.add(headers::kCausation, in.causation);

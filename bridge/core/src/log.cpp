@@ -1,9 +1,10 @@
 #include "archer/core/log.h"
 
+#include "archer/core/clock.h"
+
 #include <unistd.h>
 
 #include <cstdlib>
-#include <ctime>
 #include <string>
 
 namespace archer::log {
@@ -29,11 +30,6 @@ std::string_view level_name(Level level) {
   return "?    ";
 }
 
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
 void set_level(Level level) { g_level.store(level, std::memory_order_relaxed); }
@@ -52,12 +48,8 @@ void write(Level level, std::string_view component, std::string_view message) {
   std::string line;
   line.reserve(64 + message.size());
   if (timestamps_enabled()) {
-    const std::int64_t ms = now_ms();
-    const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-    std::tm utc{};
-    gmtime_r(&seconds, &utc);
-    line += fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z ", utc.tm_year + 1900, utc.tm_mon + 1,
-                        utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, ms % 1000);
+    line += format_utc(unix_ms());
+    line += ' ';
   }
   line += level_name(level);
   line += ' ';
@@ -70,7 +62,7 @@ void write(Level level, std::string_view component, std::string_view message) {
 }
 
 bool RateLimit::allow(std::uint64_t& suppressed) {
-  const std::int64_t now = now_ms();
+  const std::int64_t now = unix_ms();
   std::int64_t next = next_ms_.load(std::memory_order_relaxed);
   if (now >= next && next_ms_.compare_exchange_strong(next, now + interval_ms_, std::memory_order_relaxed)) {
     suppressed = suppressed_.exchange(0, std::memory_order_relaxed);

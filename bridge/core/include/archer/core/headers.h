@@ -29,6 +29,10 @@ inline constexpr std::string_view kMqttContentType = "mqtt.content-type";
 // An ordered list of headers (a name may repeat, as Kafka allows).
 class RecordHeaders {
  public:
+  // The headers every record Archer writes starts with: a new archer-id (UUIDv7), archer-time
+  // (now, Unix ms) and archer-gateway.
+  static RecordHeaders for_new_record(std::string_view gateway_id);
+
   void add(std::string_view name, std::string_view value) { entries_.emplace_back(name, value); }
   // The first value of `name`, or empty.
   std::string_view get(std::string_view name) const;

@@ -35,6 +35,7 @@
 // across a call, so a reader never blocks the appender and vice versa.
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <span>
@@ -159,9 +160,8 @@ class Spool {
   std::uint64_t dropped() const;  // records deleted by drop_oldest since open
   const std::filesystem::path& dir() const;
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit Spool(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -1,0 +1,733 @@
+#include "archer/spool/spool.h"
+
+#include <fcntl.h>
+#include <lmdb.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+#include "archer/core/log.h"
+#include "archer/core/metrics.h"
+
+namespace archer::spool {
+namespace {
+
+constexpr std::string_view kComponent = "spool";
+constexpr std::uint8_t kFormatVersion = 1;
+constexpr std::uint64_t kKeySize = 8;
+constexpr std::uint64_t kMapHeadroom = std::uint64_t{64} << 20;
+constexpr std::size_t kRemoveChunk = 16384;
+constexpr std::uint64_t kNoLimit = std::numeric_limits<std::uint64_t>::max();
+constexpr std::uint32_t kMaxField = std::numeric_limits<std::uint32_t>::max();
+constexpr char kLastSequenceKey[] = "last_sequence";
+
+// ---- record encoding ----
+
+void put_u32(std::string& out, std::uint32_t v) {
+  std::array<char, 4> b{};
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xffU);
+  out.append(b.data(), b.size());
+}
+
+void put_u64(std::string& out, std::uint64_t v) {
+  std::array<char, 8> b{};
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xffU);
+  out.append(b.data(), b.size());
+}
+
+void put_str(std::string& out, std::string_view s) {
+  put_u32(out, static_cast<std::uint32_t>(s.size()));
+  out.append(s);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  bool u8(std::uint8_t& v) {
+    if (remaining() < 1) return false;
+    v = static_cast<std::uint8_t>(bytes_[pos_++]);
+    return true;
+  }
+  bool u32(std::uint32_t& v) {
+    if (remaining() < 4) return false;
+    v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v |= std::uint32_t{static_cast<std::uint8_t>(bytes_[pos_ + i])} << (8 * i);
+    pos_ += 4;
+    return true;
+  }
+  bool u64(std::uint64_t& v) {
+    if (remaining() < 8) return false;
+    v = 0;
+    for (std::size_t i = 0; i < 8; ++i) v |= std::uint64_t{static_cast<std::uint8_t>(bytes_[pos_ + i])} << (8 * i);
+    pos_ += 8;
+    return true;
+  }
+  bool str(std::string& s) {
+    std::uint32_t n = 0;
+    if (!u32(n) || remaining() < n) return false;
+    s.assign(bytes_.substr(pos_, n));
+    pos_ += n;
+    return true;
+  }
+  std::size_t remaining() const { return bytes_.size() - pos_; }
+
+ private:
+  std::string_view bytes_;
+  std::size_t pos_ = 0;
+};
+
+std::uint64_t value_size(const SpoolRecord& r) {
+  std::uint64_t n = 1 + 1 + 8 + 4 * 4 + r.route.size() + r.topic.size() + r.content_type.size() + r.payload.size() + 4;
+  for (const auto& [name, value] : r.user_properties) n += 8 + name.size() + value.size();
+  return n;
+}
+
+bool encodable(const SpoolRecord& r) {
+  auto fits = [](std::string_view s) { return s.size() <= kMaxField; };
+  if (!fits(r.route) || !fits(r.topic) || !fits(r.content_type) || !fits(r.payload)) return false;
+  if (r.user_properties.size() > kMaxField || r.qos > 2) return false;
+  return std::all_of(r.user_properties.begin(), r.user_properties.end(),
+                     [&](const auto& p) { return fits(p.first) && fits(p.second); });
+}
+
+// ---- LMDB helpers ----
+
+std::array<unsigned char, 8> key_bytes(std::uint64_t sequence) {
+  std::array<unsigned char, 8> k{};
+  for (std::size_t i = 0; i < 8; ++i) k[i] = static_cast<unsigned char>((sequence >> (8 * (7 - i))) & 0xffU);
+  return k;
+}
+
+std::uint64_t key_value(const MDB_val& v) {
+  std::uint64_t s = 0;
+  const auto* p = static_cast<const unsigned char*>(v.mv_data);
+  for (std::size_t i = 0; i < 8; ++i) s = (s << 8) | p[i];
+  return s;
+}
+
+MDB_val as_val(std::array<unsigned char, 8>& k) { return MDB_val{k.size(), k.data()}; }
+
+std::string lmdb_error(int rc) { return mdb_strerror(rc); }
+
+struct EnvDeleter {
+  void operator()(MDB_env* env) const noexcept { mdb_env_close(env); }
+};
+using EnvPtr = std::unique_ptr<MDB_env, EnvDeleter>;
+
+// A transaction that aborts unless committed.
+class Txn {
+ public:
+  Txn() = default;
+  ~Txn() { abort(); }
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+  int begin(MDB_env* env, unsigned flags) { return mdb_txn_begin(env, nullptr, flags, &txn_); }
+  int commit() {
+    const int rc = mdb_txn_commit(txn_);
+    txn_ = nullptr;
+    return rc;
+  }
+  void abort() {
+    if (txn_ != nullptr) mdb_txn_abort(txn_);
+    txn_ = nullptr;
+  }
+  MDB_txn* get() const { return txn_; }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+class Cursor {
+ public:
+  Cursor() = default;
+  ~Cursor() { close(); }
+  // A write transaction frees its cursors when it ends: close before commit.
+  void close() {
+    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+    cursor_ = nullptr;
+  }
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  int open(MDB_txn* txn, MDB_dbi dbi) { return mdb_cursor_open(txn, dbi, &cursor_); }
+  MDB_cursor* get() const { return cursor_; }
+
+ private:
+  MDB_cursor* cursor_ = nullptr;
+};
+
+}  // namespace
+
+std::string encode_record(const SpoolRecord& r) {
+  std::string out;
+  out.reserve(static_cast<std::size_t>(value_size(r)));
+  out.push_back(static_cast<char>(kFormatVersion));
+  out.push_back(static_cast<char>((r.qos & 0x3U) | (r.retained ? 0x4U : 0U)));
+  put_u64(out, static_cast<std::uint64_t>(r.received_ms));
+  put_str(out, r.route);
+  put_str(out, r.topic);
+  put_str(out, r.content_type);
+  put_u32(out, static_cast<std::uint32_t>(r.user_properties.size()));
+  for (const auto& [name, value] : r.user_properties) {
+    put_str(out, name);
+    put_str(out, value);
+  }
+  put_str(out, r.payload);
+  return out;
+}
+
+bool decode_record(std::string_view bytes, SpoolRecord& out) {
+  Reader in(bytes);
+  std::uint8_t version = 0;
+  std::uint8_t flags = 0;
+  std::uint64_t received = 0;
+  std::uint32_t properties = 0;
+  SpoolRecord r;
+  if (!in.u8(version) || version != kFormatVersion) return false;
+  if (!in.u8(flags) || (flags & ~0x7U) != 0 || (flags & 0x3U) == 3) return false;
+  if (!in.u64(received) || !in.str(r.route) || !in.str(r.topic) || !in.str(r.content_type)) return false;
+  if (!in.u32(properties) || properties > in.remaining() / 8) return false;
+  r.user_properties.resize(properties);
+  for (auto& [name, value] : r.user_properties) {
+    if (!in.str(name) || !in.str(value)) return false;
+  }
+  if (!in.str(r.payload) || in.remaining() != 0) return false;
+  r.qos = static_cast<std::uint8_t>(flags & 0x3U);
+  r.retained = (flags & 0x4U) != 0;
+  r.received_ms = static_cast<std::int64_t>(received);
+  out = std::move(r);
+  return true;
+}
+
+std::uint64_t stored_size(const SpoolRecord& record) { return kKeySize + value_size(record); }
+
+// ---- Spool ----
+
+struct Spool::Impl {
+  SpoolConfig config;
+  SpoolOptions options;
+  EnvPtr env;
+  MDB_dbi records = 0;
+  MDB_dbi meta = 0;
+  int lock_fd = -1;
+
+  // Writers (append, remove, drop) hold write_mutex for their whole transaction. The atomics are
+  // written under it and read without it.
+  std::mutex write_mutex;
+  std::atomic<std::uint64_t> next_sequence{1};
+  std::atomic<std::uint64_t> bytes{0};
+  std::atomic<std::uint64_t> count{0};
+  std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> map_full_limit{kNoLimit};  // lowered when LMDB's map fills first
+  std::atomic<std::uint64_t> last_refused{0};
+
+  std::mutex space_mutex;
+  std::condition_variable space_cv;
+
+  std::atomic<std::uint64_t> commits{0};
+  std::atomic<std::uint64_t> synced{0};
+  std::mutex sync_mutex;  // serializes mdb_env_sync callers and guards `stopping`
+  std::condition_variable sync_cv;
+  bool stopping = false;
+  std::thread sync_thread;
+
+  log::RateLimit drop_log{std::chrono::seconds(10)};
+  log::RateLimit error_log{std::chrono::seconds(10)};
+
+  std::array<Counter, 6> own_counters;
+  std::array<Gauge, 2> own_gauges;
+  Counter* appended_total = &own_counters[0];
+  Counter* dropped_total = &own_counters[1];
+  Counter* full_total = &own_counters[2];
+  Counter* errors_total = &own_counters[3];
+  Counter* corrupt_total = &own_counters[4];
+  Counter* sync_total = &own_counters[5];
+  Gauge* bytes_gauge = &own_gauges[0];
+  Gauge* records_gauge = &own_gauges[1];
+
+  ~Impl() {
+    {
+      std::lock_guard lock(sync_mutex);
+      stopping = true;
+    }
+    sync_cv.notify_all();
+    if (sync_thread.joinable()) sync_thread.join();
+    if (env) {
+      sync_now();
+      env.reset();
+    }
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
+
+  std::uint64_t limit() const { return std::min(config.max_size, map_full_limit.load()); }
+
+  void publish_sizes() {
+    bytes_gauge->set(static_cast<std::int64_t>(bytes.load()));
+    records_gauge->set(static_cast<std::int64_t>(count.load()));
+  }
+
+  template <class... Args>
+  void fail(fmt::format_string<Args...> format, Args&&... args) {
+    errors_total->add();
+    std::uint64_t suppressed = 0;
+    if (error_log.allow(suppressed)) {
+      log::error(kComponent, "{} ({} similar suppressed)", fmt::format(format, std::forward<Args>(args)...),
+                 suppressed);
+    }
+  }
+
+  bool sync_now() {
+    std::lock_guard lock(sync_mutex);
+    const std::uint64_t target = commits.load();
+    if (target == synced.load()) return true;
+    const int rc = mdb_env_sync(env.get(), 1);
+    if (rc != MDB_SUCCESS) {
+      fail("fsync of {} failed: {}", config.dir.string(), lmdb_error(rc));
+      return false;
+    }
+    synced.store(target);
+    sync_total->add();
+    return true;
+  }
+
+  void sync_loop() {
+    std::unique_lock lock(sync_mutex);
+    while (!stopping) {
+      sync_cv.wait_for(lock, options.sync_interval, [&] { return stopping; });
+      if (stopping) break;
+      lock.unlock();
+      sync_now();
+      lock.lock();
+    }
+  }
+
+  void space_freed() {
+    { std::lock_guard lock(space_mutex); }
+    space_cv.notify_all();
+  }
+
+  AppendResult append_encoded(std::vector<std::string>& values, std::uint64_t total);
+  RemoveResult remove_keys(std::span<const std::uint64_t> sequences);
+};
+
+Spool::Spool(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Spool::~Spool() = default;
+
+std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error, SpoolOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->options = options;
+  const std::string dir = config.dir.string();
+  if (config.max_size == 0) {
+    error = fmt::format("spool {}: max_size must be > 0", dir);
+    return nullptr;
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.dir, ec);
+  if (ec) {
+    error = fmt::format("spool {}: cannot create directory: {}", dir, ec.message());
+    return nullptr;
+  }
+  if (!std::filesystem::is_directory(config.dir, ec)) {
+    error = fmt::format("spool {}: not a directory", dir);
+    return nullptr;
+  }
+
+  const std::string lock_path = (config.dir / "archer-spool.lock").string();
+  impl->lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (impl->lock_fd < 0) {
+    error = fmt::format("spool {}: cannot create {}: {}", dir, lock_path, std::strerror(errno));
+    return nullptr;
+  }
+  if (::flock(impl->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    error = errno == EWOULDBLOCK
+                ? fmt::format("spool {}: in use by another process (or another Spool in this process)", dir)
+                : fmt::format("spool {}: cannot lock {}: {}", dir, lock_path, std::strerror(errno));
+    return nullptr;
+  }
+
+  MDB_env* raw = nullptr;
+  int rc = mdb_env_create(&raw);
+  if (rc != MDB_SUCCESS) {
+    error = fmt::format("spool {}: mdb_env_create: {}", dir, lmdb_error(rc));
+    return nullptr;
+  }
+  impl->env.reset(raw);
+  MDB_env* env = raw;
+  // Room for B-tree pages, free pages and fragmentation; the map is address space, not disk.
+  const std::uint64_t max_u64 = std::numeric_limits<std::uint64_t>::max();
+  const std::uint64_t map_size =
+      config.max_size > (max_u64 - kMapHeadroom) / 2 ? max_u64 : config.max_size * 2 + kMapHeadroom;
+  const auto map_size_t = static_cast<std::size_t>(
+      std::min<std::uint64_t>(map_size, std::numeric_limits<std::size_t>::max() / 2));
+  unsigned flags = MDB_NOTLS;
+  if (options.sync_interval.count() > 0) flags |= MDB_NOSYNC;
+  if ((rc = mdb_env_set_mapsize(env, map_size_t)) != MDB_SUCCESS ||
+      (rc = mdb_env_set_maxdbs(env, 2)) != MDB_SUCCESS ||
+      (rc = mdb_env_open(env, dir.c_str(), flags, 0600)) != MDB_SUCCESS) {
+    error = fmt::format("spool {}: cannot open LMDB environment: {}", dir, lmdb_error(rc));
+    return nullptr;
+  }
+
+  // Named databases, created on first use; then one scan to recover sizes and the next sequence.
+  {
+    Txn txn;
+    if ((rc = txn.begin(env, 0)) != MDB_SUCCESS ||
+        (rc = mdb_dbi_open(txn.get(), "records", MDB_CREATE, &impl->records)) != MDB_SUCCESS ||
+        (rc = mdb_dbi_open(txn.get(), "meta", MDB_CREATE, &impl->meta)) != MDB_SUCCESS ||
+        (rc = txn.commit()) != MDB_SUCCESS) {
+      error = fmt::format("spool {}: cannot open databases: {}", dir, lmdb_error(rc));
+      return nullptr;
+    }
+  }
+  std::uint64_t last = 0;
+  {
+    Txn txn;
+    Cursor cursor;
+    if ((rc = txn.begin(env, MDB_RDONLY)) != MDB_SUCCESS || (rc = cursor.open(txn.get(), impl->records)) != MDB_SUCCESS) {
+      error = fmt::format("spool {}: cannot read: {}", dir, lmdb_error(rc));
+      return nullptr;
+    }
+    MDB_val key{};
+    MDB_val value{};
+    std::uint64_t bytes = 0;
+    std::uint64_t count = 0;
+    for (rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_NEXT)) {
+      if (key.mv_size != kKeySize) {
+        error = fmt::format("spool {}: corrupt: a key of {} bytes", dir, key.mv_size);
+        return nullptr;
+      }
+      last = key_value(key);
+      bytes += kKeySize + value.mv_size;
+      ++count;
+    }
+    if (rc != MDB_NOTFOUND) {
+      error = fmt::format("spool {}: corrupt or unreadable: {}", dir, lmdb_error(rc));
+      return nullptr;
+    }
+    std::array<char, sizeof(kLastSequenceKey) - 1> meta_key_bytes{};
+    std::memcpy(meta_key_bytes.data(), kLastSequenceKey, meta_key_bytes.size());
+    MDB_val meta_key{meta_key_bytes.size(), meta_key_bytes.data()};
+    rc = mdb_get(txn.get(), impl->meta, &meta_key, &value);
+    if (rc == MDB_SUCCESS && value.mv_size == kKeySize) {
+      last = std::max(last, key_value(value));
+    } else if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS) {
+      error = fmt::format("spool {}: corrupt or unreadable: {}", dir, lmdb_error(rc));
+      return nullptr;
+    }
+    impl->bytes = bytes;
+    impl->count = count;
+  }
+  impl->next_sequence = last + 1;
+
+  if (options.metrics != nullptr) {
+    Metrics& m = *options.metrics;
+    impl->appended_total = &m.counter("archer_spool_appended_total", "Records appended to the spool");
+    impl->dropped_total =
+        &m.counter("archer_spool_dropped_total", "Records deleted unsent by on_full = drop_oldest");
+    impl->full_total = &m.counter("archer_spool_full_total", "Appends refused because the spool was full");
+    impl->errors_total = &m.counter("archer_spool_errors_total", "Spool storage errors (LMDB, fsync)");
+    impl->corrupt_total = &m.counter("archer_spool_corrupt_total", "Spool records that did not decode");
+    impl->sync_total = &m.counter("archer_spool_syncs_total", "fsyncs of the spool");
+    impl->bytes_gauge = &m.gauge("archer_spool_bytes", "Stored bytes in the spool (keys + values)");
+    impl->records_gauge = &m.gauge("archer_spool_records", "Records in the spool");
+  }
+  impl->publish_sizes();
+  if (options.sync_interval.count() > 0) {
+    Impl* p = impl.get();
+    impl->sync_thread = std::thread([p] { p->sync_loop(); });
+  }
+  log::info(kComponent, "opened {}: {} records, {} bytes, next sequence {}, sync every {} ms", dir,
+            impl->count.load(), impl->bytes.load(), impl->next_sequence.load(), options.sync_interval.count());
+  return std::unique_ptr<Spool>(new Spool(std::move(impl)));
+}
+
+AppendResult Spool::append(const SpoolRecord& record) { return append_batch(std::span<const SpoolRecord>(&record, 1)); }
+
+AppendResult Spool::append_batch(std::span<const SpoolRecord> records) {
+  AppendResult result;
+  if (records.empty()) {
+    result.sequence = impl_->next_sequence.load();
+    return result;
+  }
+  // Encode outside the write lock.
+  std::vector<std::string> values;
+  values.reserve(records.size());
+  std::uint64_t total = 0;
+  for (const SpoolRecord& r : records) {
+    if (!encodable(r)) {
+      impl_->errors_total->add();
+      return {SpoolStatus::error, 0, 0, 0, "record not encodable (qos > 2 or a field over 4 GiB)"};
+    }
+    values.push_back(encode_record(r));
+    total += kKeySize + values.back().size();
+  }
+  return impl_->append_encoded(values, total);
+}
+
+AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::uint64_t total) {
+  AppendResult result;
+  result.bytes = total;
+  if (total > config.max_size) {
+    errors_total->add();
+    result.status = SpoolStatus::error;
+    result.message = fmt::format("{} bytes can never fit in a spool of max_size {}", total, config.max_size);
+    return result;
+  }
+  std::lock_guard lock(write_mutex);
+  for (int attempt = 0;; ++attempt) {
+    const std::uint64_t cap = limit();
+    const std::uint64_t used = bytes.load();
+    const bool must_drop = used + total > cap;
+    if (must_drop && config.on_full == SpoolFullPolicy::backpressure) {
+      last_refused.store(total);
+      full_total->add();
+      result.status = SpoolStatus::full;
+      result.message = fmt::format("spool full: {} of {} bytes used, {} needed", used, cap, total);
+      return result;
+    }
+
+    Txn txn;
+    int rc = txn.begin(env.get(), 0);
+    std::uint64_t dropped_records = 0;
+    std::uint64_t dropped_bytes = 0;
+    if (rc == MDB_SUCCESS && must_drop) {
+      Cursor cursor;
+      rc = cursor.open(txn.get(), records);
+      MDB_val key{};
+      MDB_val value{};
+      while (rc == MDB_SUCCESS && used - dropped_bytes + total > cap) {
+        rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_FIRST);
+        if (rc != MDB_SUCCESS) break;
+        const std::uint64_t size = kKeySize + value.mv_size;
+        rc = mdb_cursor_del(cursor.get(), 0);
+        if (rc == MDB_SUCCESS) {
+          ++dropped_records;
+          dropped_bytes += size;
+        }
+      }
+      if (rc == MDB_NOTFOUND) rc = MDB_SUCCESS;  // emptied; the cap may be below `total` after a map-full
+    }
+    const std::uint64_t first = next_sequence.load();
+    for (std::size_t i = 0; rc == MDB_SUCCESS && i < values.size(); ++i) {
+      auto k = key_bytes(first + i);
+      MDB_val key = as_val(k);
+      MDB_val value{values[i].size(), values[i].data()};
+      rc = mdb_put(txn.get(), records, &key, &value, MDB_APPEND);
+    }
+    if (rc == MDB_SUCCESS) rc = txn.commit();
+
+    if (rc == MDB_MAP_FULL && attempt < 4 && used > 0) {
+      // LMDB's pages ran out before our byte count did (fragmentation): take the current content as
+      // the limit (7/8 of it, for hysteresis) until the spool empties, and decide again.
+      txn.abort();
+      map_full_limit.store(used - used / 8);
+      fail("{}: LMDB map full at {} stored bytes; limit lowered to {} until the spool empties",
+           config.dir.string(), used, used - used / 8);
+      continue;
+    }
+    if (rc != MDB_SUCCESS) {
+      fail("append to {} failed: {}", config.dir.string(), lmdb_error(rc));
+      result.status = SpoolStatus::error;
+      result.message = fmt::format("append failed: {}", lmdb_error(rc));
+      return result;
+    }
+
+    next_sequence.store(first + values.size());
+    bytes.store(used - dropped_bytes + total);
+    count.store(count.load() - dropped_records + values.size());
+    commits.fetch_add(1);
+    appended_total->add(values.size());
+    publish_sizes();
+    if (dropped_records > 0) {
+      dropped.fetch_add(dropped_records);
+      dropped_total->add(dropped_records);
+      std::uint64_t suppressed = 0;
+      if (drop_log.allow(suppressed)) {
+        log::warn(kComponent, "{} full: dropped the {} oldest records ({} bytes) unsent; {} dropped since start",
+                  config.dir.string(), dropped_records, dropped_bytes, dropped.load());
+      }
+    }
+    result.sequence = first;
+    result.dropped = dropped_records;
+    return result;
+  }
+}
+
+bool Spool::wait_for_space(std::chrono::milliseconds timeout, std::uint64_t bytes) {
+  Impl& s = *impl_;
+  const std::uint64_t need = bytes != 0 ? bytes : s.last_refused.load();
+  std::unique_lock lock(s.space_mutex);
+  return s.space_cv.wait_for(lock, timeout, [&] {
+    const std::uint64_t cap = s.limit();
+    return need <= cap && s.bytes.load() <= cap - need;
+  });
+}
+
+ReadResult Spool::read_from(std::uint64_t after_sequence, std::size_t max_records) const {
+  ReadResult result;
+  if (max_records == 0 || after_sequence == std::numeric_limits<std::uint64_t>::max()) return result;
+  Txn txn;
+  Cursor cursor;
+  int rc = txn.begin(impl_->env.get(), MDB_RDONLY);
+  if (rc == MDB_SUCCESS) rc = cursor.open(txn.get(), impl_->records);
+  auto k = key_bytes(after_sequence + 1);
+  MDB_val key = as_val(k);
+  MDB_val value{};
+  if (rc == MDB_SUCCESS) rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_SET_RANGE);
+  while (rc == MDB_SUCCESS && result.records.size() < max_records) {
+    Stored stored;
+    stored.sequence = key_value(key);
+    if (decode_record(std::string_view(static_cast<const char*>(value.mv_data), value.mv_size), stored.record)) {
+      result.records.push_back(std::move(stored));
+    } else {
+      result.corrupt.push_back(stored.sequence);
+      impl_->corrupt_total->add();
+      if (result.corrupt.size() >= max_records) break;
+    }
+    rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_NEXT);
+  }
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+    impl_->fail("read from {} failed: {}", impl_->config.dir.string(), lmdb_error(rc));
+    result.status = SpoolStatus::error;
+    result.message = fmt::format("read failed: {}", lmdb_error(rc));
+  }
+  return result;
+}
+
+RemoveResult Spool::remove(std::span<const std::uint64_t> sequences) { return impl_->remove_keys(sequences); }
+
+RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) {
+  RemoveResult result;
+  if (sequences.empty()) return result;
+  std::lock_guard lock(write_mutex);
+  const std::uint64_t last = next_sequence.load() - 1;
+  Txn txn;
+  Cursor cursor;
+  int rc = txn.begin(env.get(), 0);
+  if (rc == MDB_SUCCESS) rc = cursor.open(txn.get(), records);
+  std::uint64_t removed = 0;
+  std::uint64_t freed = 0;
+  bool removed_last = false;
+  for (std::size_t i = 0; rc == MDB_SUCCESS && i < sequences.size(); ++i) {
+    auto k = key_bytes(sequences[i]);
+    MDB_val key = as_val(k);
+    MDB_val value{};
+    rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_SET_KEY);
+    if (rc == MDB_NOTFOUND) {
+      rc = MDB_SUCCESS;
+      continue;
+    }
+    if (rc != MDB_SUCCESS) break;
+    const std::uint64_t size = kKeySize + value.mv_size;
+    rc = mdb_cursor_del(cursor.get(), 0);
+    if (rc == MDB_SUCCESS) {
+      ++removed;
+      freed += size;
+      removed_last = removed_last || sequences[i] == last;
+    }
+  }
+  cursor.close();
+  if (rc == MDB_SUCCESS && removed_last) {
+    // The highest sequence leaves the records database: remember it so numbering continues.
+    std::array<char, sizeof(kLastSequenceKey) - 1> meta_key_bytes{};
+    std::memcpy(meta_key_bytes.data(), kLastSequenceKey, meta_key_bytes.size());
+    MDB_val meta_key{meta_key_bytes.size(), meta_key_bytes.data()};
+    auto v = key_bytes(last);
+    MDB_val value = as_val(v);
+    rc = mdb_put(txn.get(), meta, &meta_key, &value, 0);
+  }
+  if (rc == MDB_SUCCESS && removed > 0) rc = txn.commit();
+  if (rc != MDB_SUCCESS) {
+    fail("remove from {} failed: {}", config.dir.string(), lmdb_error(rc));
+    result.status = SpoolStatus::error;
+    result.message = fmt::format("remove failed: {}", lmdb_error(rc));
+    return result;
+  }
+  if (removed == 0) return result;
+  bytes.store(bytes.load() - freed);
+  count.store(count.load() - removed);
+  if (count.load() == 0) map_full_limit.store(kNoLimit);
+  commits.fetch_add(1);
+  publish_sizes();
+  result.removed = removed;
+  space_freed();
+  return result;
+}
+
+RemoveResult Spool::remove_through(std::uint64_t sequence) {
+  RemoveResult total;
+  std::vector<std::uint64_t> chunk;
+  std::uint64_t after = 0;
+  for (;;) {
+    // Collect keys with a short read transaction, then delete them in a write transaction.
+    chunk.clear();
+    {
+      Txn txn;
+      Cursor cursor;
+      int rc = txn.begin(impl_->env.get(), MDB_RDONLY);
+      if (rc == MDB_SUCCESS) rc = cursor.open(txn.get(), impl_->records);
+      auto k = key_bytes(after + 1);
+      MDB_val key = as_val(k);
+      MDB_val value{};
+      if (rc == MDB_SUCCESS) rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_SET_RANGE);
+      while (rc == MDB_SUCCESS && chunk.size() < kRemoveChunk) {
+        const std::uint64_t s = key_value(key);
+        if (s > sequence) break;
+        chunk.push_back(s);
+        rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_NEXT);
+      }
+      if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+        impl_->fail("remove from {} failed: {}", impl_->config.dir.string(), lmdb_error(rc));
+        total.status = SpoolStatus::error;
+        total.message = fmt::format("remove failed: {}", lmdb_error(rc));
+        return total;
+      }
+    }
+    if (chunk.empty()) return total;
+    RemoveResult part = impl_->remove_keys(chunk);
+    total.removed += part.removed;
+    if (!part.ok()) {
+      total.status = part.status;
+      total.message = std::move(part.message);
+      return total;
+    }
+    after = chunk.back();
+    if (chunk.size() < kRemoveChunk) return total;
+  }
+}
+
+bool Spool::sync() { return impl_->sync_now(); }
+
+std::optional<std::uint64_t> Spool::first_sequence() const {
+  Txn txn;
+  Cursor cursor;
+  int rc = txn.begin(impl_->env.get(), MDB_RDONLY);
+  if (rc == MDB_SUCCESS) rc = cursor.open(txn.get(), impl_->records);
+  MDB_val key{};
+  MDB_val value{};
+  if (rc == MDB_SUCCESS) rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_FIRST);
+  if (rc == MDB_SUCCESS) return key_value(key);
+  if (rc != MDB_NOTFOUND) impl_->fail("read from {} failed: {}", impl_->config.dir.string(), lmdb_error(rc));
+  return std::nullopt;
+}
+
+std::uint64_t Spool::next_sequence() const { return impl_->next_sequence.load(); }
+std::uint64_t Spool::size_records() const { return impl_->count.load(); }
+std::uint64_t Spool::size_bytes() const { return impl_->bytes.load(); }
+std::uint64_t Spool::max_size() const { return impl_->config.max_size; }
+std::uint64_t Spool::dropped() const { return impl_->dropped.load(); }
+const std::filesystem::path& Spool::dir() const { return impl_->config.dir; }
+
+}  // namespace archer::spool
