@@ -10,6 +10,8 @@ if(ARCHER_WERROR)
 endif()
 
 if(ARCHER_SANITIZE)
+  # GCC 12's flow analysis reports false maybe-uninitialized warnings in sanitized standard headers.
+  list(APPEND ARCHER_WARNINGS -Wno-maybe-uninitialized)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()

@@ -295,7 +295,7 @@ show_failed() {
 # count_records TOPIC: the number of records in TOPIC (empty when kcat could not read it).
 count_records() {
   local out
-  out=$(timeout 10 kcat -C -b "$bootstrap" -t "$1" -o beginning -e -q -f '.\n' 2>>"$run_dir/kcat.log") || return 0
+  out=$(timeout --foreground 10 kcat -C -b "$bootstrap" -t "$1" -o beginning -e -q -f '.\n' 2>>"$run_dir/kcat.log") || return 0
   printf '%s' "$out" | grep -c . || true
 }
 
@@ -324,7 +324,7 @@ else
 fi
 
 say "one record, decoded: archer-ctl tail raw.telemetry --config $config --count 1"
-if record=$(timeout 20 "$ctl" tail raw.telemetry --config "$config" --count 1 2>"$run_dir/ctl.log") && [ -n "$record" ]; then
+if record=$(timeout --foreground 20 "$ctl" tail raw.telemetry --config "$config" --count 1 2>"$run_dir/ctl.log") && [ -n "$record" ]; then
   printf '%s\n' "$record" | sed 's/^/  /'
 else
   show_failed "archer-ctl tail printed no record ($run_dir/ctl.log)"
@@ -333,7 +333,7 @@ fi
 say "dead letters: kcat -C -b $bootstrap -t dlq.telemetry -e -f '%k %h\\n'"
 dlq=""
 for _ in $(seq 10); do
-  dlq=$(timeout 10 kcat -C -b "$bootstrap" -t dlq.telemetry -o beginning -e -q -f '%k %h\n' 2>>"$run_dir/kcat.log") || true
+  dlq=$(timeout --foreground 10 kcat -C -b "$bootstrap" -t dlq.telemetry -o beginning -e -q -f '%k %h\n' 2>>"$run_dir/kcat.log") || true
   [ -n "$dlq" ] && break
   sleep 0.5
 done
@@ -344,11 +344,11 @@ else
 fi
 
 echo
-presence=$(timeout 5 mosquitto_sub -h 127.0.0.1 -p "$mqtt_port" -V mqttv5 -t devices/valve-0001/status -C 1 -W 3 2>/dev/null) || true
+presence=$(timeout --foreground 5 mosquitto_sub -h 127.0.0.1 -p "$mqtt_port" -V mqttv5 -t devices/valve-0001/status -C 1 -W 3 2>/dev/null) || true
 say "presence: devices/valve-0001/status = ${presence:-(nothing retained)}"
 say "command: archer-ctl command --config $config --actuator valves --device valve-0001 --action open --arg percent=40 --wait 10s"
 command_status=0
-command_out=$(timeout 30 "$ctl" command --config "$config" --actuator valves --device valve-0001 --action open \
+command_out=$(timeout --foreground 30 "$ctl" command --config "$config" --actuator valves --device valve-0001 --action open \
   --arg percent=40 --wait 10s 2>>"$run_dir/ctl.log") || command_status=$?
 command_id=$(printf '%s\n' "$command_out" | sed -n 1p)
 outcome=$(printf '%s\n' "$command_out" | sed -n 2p)
@@ -366,7 +366,7 @@ else
 fi
 if [ -n "$command_id" ]; then
   say "its exchange: archer-ctl tx --config $config --actuator valves --command $command_id"
-  if timeline=$(timeout 20 "$ctl" tx --config "$config" --actuator valves --command "$command_id" 2>>"$run_dir/ctl.log") &&
+  if timeline=$(timeout --foreground 20 "$ctl" tx --config "$config" --actuator valves --command "$command_id" 2>>"$run_dir/ctl.log") &&
     [ -n "$timeline" ]; then
     printf '%s\n' "$timeline" | sed 's/^/  /'
   else

@@ -184,6 +184,7 @@ bool ActuatorGateway::start(std::string& error) {
   presence_.on_online([mailbox = mailbox_, this](const std::string& device) {
     mailbox->post([this, device] { on_device_online(device); });
   });
+  mqtt_.add_ready_listener([mailbox = mailbox_, this] { mailbox->post([this] { on_device_online(""); }); });
   loop_thread_ = std::thread([this] {
     auto work = boost::asio::make_work_guard(io_);
     io_.run();
@@ -329,8 +330,9 @@ void ActuatorGateway::begin(const std::shared_ptr<Job>& job) {
 void ActuatorGateway::send_attempt(const std::shared_ptr<Interaction>& interaction) {
   if (interaction->closed) return;
   const Command& command = *interaction->job->command;
-  if (presence_.is_offline(command.device)) {
-    // Wait for the device instead of burning retries: until the deadline, or the whole retry budget.
+  if (!mqtt_.connected() || presence_.is_offline(command.device)) {
+    // Wait for the device (or for the gateway's own MQTT session) instead of burning retries:
+    // until the deadline, or the whole retry budget.
     if (!interaction->waiting_online) {
       interaction->waiting_online = true;
       const auto budget = command.deadline_ms != 0
@@ -340,7 +342,8 @@ void ActuatorGateway::send_attempt(const std::shared_ptr<Interaction>& interacti
       interaction->timer.async_wait([this, interaction, attempt = interaction->attempt](const boost::system::error_code& ec) {
         if (!ec) on_timeout(interaction, attempt);
       });
-      log::info("actuator", "{}: device {} is offline; command {} waits for it", section_.name, command.device, command.id);
+      log::info("actuator", "{}: {} is offline; command {} waits", section_.name,
+                mqtt_.connected() ? "device " + command.device : std::string("the MQTT session"), command.id);
     }
     return;
   }
@@ -384,8 +387,10 @@ void ActuatorGateway::on_published(const std::shared_ptr<Interaction>& interacti
 void ActuatorGateway::on_timeout(const std::shared_ptr<Interaction>& interaction, std::uint32_t attempt) {
   if (interaction->closed || attempt != interaction->attempt) return;
   if (interaction->waiting_online) {
-    record(interaction, Phase::TIMED_OUT, attempt, {}, "device offline");
-    close(interaction, OutcomeStatus::TIMED_OUT, "device offline until the deadline");
+    const bool device_offline = presence_.is_offline(interaction->job->command->device);
+    record(interaction, Phase::TIMED_OUT, attempt, {}, device_offline ? "device offline" : "MQTT session down");
+    close(interaction, OutcomeStatus::TIMED_OUT,
+          device_offline ? "device offline until the deadline" : "no MQTT connection until the deadline");
     return;
   }
   if (interaction->attempt < interaction->max_attempts) {
@@ -397,8 +402,9 @@ void ActuatorGateway::on_timeout(const std::shared_ptr<Interaction>& interaction
 }
 
 void ActuatorGateway::on_device_online(const std::string& device) {
+  // An empty device: the MQTT session itself is back.
   for (auto& [id, interaction] : interactions_) {
-    if (interaction->waiting_online && !interaction->closed && interaction->job->command->device == device) {
+    if (interaction->waiting_online && !interaction->closed && (device.empty() || interaction->job->command->device == device)) {
       interaction->timer.cancel();
       send_attempt(interaction);
     }

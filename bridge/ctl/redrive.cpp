@@ -74,7 +74,7 @@ int redrive(const std::vector<std::string>& argv) {
   std::string error;
   auto producer = transport::KafkaProducer::create(config.kafka, error);
   Metrics metrics;
-  auto pipeline = producer ? ingest::SectionPipeline::create(*section, config.gateway.id, *producer, metrics, error) : nullptr;
+  auto pipeline = producer ? ingest::SectionPipeline::create(*section, config.gateway.id, metrics, nullptr, error) : nullptr;
   const std::string group = fmt::format("archer.{}.redrive.{}", config.gateway.id, section->name);
   auto reader = pipeline ? transport::KafkaReader::open(config.kafka, dead_letter_topic, group,
                                              args->has("--from-beginning") ? transport::KafkaReader::Start::beginning
@@ -98,7 +98,7 @@ int redrive(const std::vector<std::string>& argv) {
           ++unusable;  // no archer-source: not a dead letter of ours
           return;
         }
-        const auto outcome = pipeline->process(*in, never);
+        const auto outcome = pipeline->process(*in, *producer, 0, never);
         if (outcome == ingest::SectionPipeline::Outcome::accepted) ++accepted;
         else ++rejected_again;
       },

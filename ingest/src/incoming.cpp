@@ -28,4 +28,29 @@ Incoming incoming_from_mqtt(const mqtt::message& message) {
   return in;
 }
 
+spool::SpoolRecord spool_record_from_mqtt(const mqtt::message& message, std::string_view route, std::int64_t received_ms) {
+  const Incoming in = incoming_from_mqtt(message);
+  spool::SpoolRecord record;
+  record.route = std::string(route);
+  record.topic = std::string(in.topic);
+  record.payload.assign(reinterpret_cast<const char*>(in.payload.data()), in.payload.size());
+  record.qos = static_cast<std::uint8_t>(in.qos);
+  record.retained = in.retained;
+  record.content_type = std::string(in.content_type);
+  for (const auto& [name, value] : in.user_properties) record.user_properties.emplace_back(name, value);
+  record.received_ms = received_ms;
+  return record;
+}
+
+Incoming incoming_from_spool(const spool::SpoolRecord& record) {
+  Incoming in;
+  in.topic = record.topic;
+  in.payload = std::span(reinterpret_cast<const std::uint8_t*>(record.payload.data()), record.payload.size());
+  in.qos = record.qos;
+  in.retained = record.retained;
+  in.content_type = record.content_type;
+  for (const auto& [name, value] : record.user_properties) in.user_properties.emplace_back(name, value);
+  return in;
+}
+
 }  // namespace archer::ingest

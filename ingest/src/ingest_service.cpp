@@ -2,17 +2,49 @@
 
 #include <fmt/format.h>
 
-#include "archer/core/log.h"
+#include "archer/core/clock.h"
 
 namespace archer::ingest {
+namespace {
 
-std::unique_ptr<IngestService> IngestService::create(const Config& config, transport::KafkaProducer& producer,
-                                                     Metrics& metrics, std::string& error) {
-  std::unique_ptr<IngestService> service(new IngestService());
+constexpr std::size_t kReadBatch = 512;
+constexpr auto kIdleWait = std::chrono::milliseconds(100);
+
+bool is_purge(RdKafka::ErrorCode err) {
+  return err == RdKafka::ERR__PURGE_QUEUE || err == RdKafka::ERR__PURGE_INFLIGHT;
+}
+
+}  // namespace
+
+IngestService::IngestService(const Config& config, Metrics& metrics)
+    : config_(config),
+      spool_full_waits_(metrics.counter("archer_ingest_spool_full_waits_total",
+                                        "Times MQTT intake paused because the spool was full")),
+      spool_errors_(metrics.counter("archer_ingest_spool_errors_total", "Messages the spool could not store")),
+      producers_replaced_(metrics.counter("archer_ingest_producers_replaced_total",
+                                          "Ingest producers replaced after a fatal error")),
+      corrupt_records_(metrics.counter("archer_ingest_spool_corrupt_total", "Spool records that did not decode")) {}
+
+std::unique_ptr<IngestService> IngestService::create(const Config& config, Metrics& metrics, std::string& error) {
+  std::unique_ptr<IngestService> service(new IngestService(config, metrics));
   for (const IngestSection& section : config.ingest) {
-    auto pipeline = SectionPipeline::create(section, config.gateway.id, producer, metrics, error);
+    auto pipeline = SectionPipeline::create(section, config.gateway.id, metrics, service.get(), error);
     if (!pipeline) return nullptr;
     service->sections_.push_back(std::move(pipeline));
+  }
+  if (config.ingest.empty()) return service;
+  spool::SpoolOptions options;
+  options.metrics = &metrics;
+  service->spool_ = spool::Spool::open(config.spool, error, options);
+  if (!service->spool_) {
+    error = fmt::format("spool {}: {}", config.spool.dir.string(), error);
+    return nullptr;
+  }
+  service->producer_ = transport::KafkaProducer::create(config.kafka, error, "ingest");
+  if (!service->producer_) return nullptr;
+  if (const auto records = service->spool_->size_records(); records > 0) {
+    log::info("ingest", "spool {} holds {} reading(s) from before: they go to Kafka first",
+              config.spool.dir.string(), records);
   }
   return service;
 }
@@ -30,45 +62,181 @@ std::vector<std::pair<std::string, int>> IngestService::subscriptions() const {
   return out;
 }
 
+SectionPipeline* IngestService::section_named(std::string_view name) const {
+  for (const auto& pipeline : sections_) {
+    if (pipeline->section().name == name) return pipeline.get();
+  }
+  return nullptr;
+}
+
 bool IngestService::offer(const mqtt::const_message_ptr& message) {
   std::vector<std::string_view> captures;
+  const SectionPipeline* taker = nullptr;
   for (const auto& pipeline : sections_) {
     if (pipeline->section().mqtt.match(message->get_topic(), captures)) {
-      queue_.put(Item{pipeline.get(), message});
-      return true;
+      taker = pipeline.get();
+      break;
     }
   }
-  return false;
+  if (taker == nullptr) return false;
+
+  const spool::SpoolRecord record = spool_record_from_mqtt(*message, taker->section().name, unix_ms());
+  while (true) {
+    const spool::AppendResult result = spool_->append(record);
+    if (result.ok()) break;
+    if (result.status == spool::SpoolStatus::error) {
+      // Nothing else can keep it: the broker is acknowledged when this returns.
+      spool_errors_.add();
+      log::error("ingest", "spool could not store a message from '{}': {}", message->get_topic(), result.message);
+      return true;
+    }
+    // Full, with backpressure: hold Paho's thread, so the broker queues for our session meanwhile.
+    spool_full_waits_.add();
+    std::uint64_t suppressed = 0;
+    if (full_log_limit_.allow(suppressed)) {
+      log::warn("ingest", "spool full ({} bytes in {} readings): MQTT intake paused until Kafka takes some",
+                spool_->size_bytes(), spool_->size_records());
+    }
+    spool_->wait_for_space(std::chrono::seconds(1));
+  }
+  wake_drainer_.notify_one();
+  return true;
 }
 
 void IngestService::start() {
-  worker_ = std::thread([this] { run(); });
+  if (!spool_) return;
+  drainer_ = std::thread([this] { run(); });
 }
 
 void IngestService::stop(std::chrono::milliseconds drain) {
-  if (!worker_.joinable()) return;
-  // The stop mark goes behind everything queued; if Kafka takes nothing until the deadline, the
-  // worker stops waiting for producer room and what is left fails visibly instead of hanging.
-  // (Paho C++ 1.2.0's thread_queue::try_put_for does not compile, hence the short poll.)
-  const auto deadline = std::chrono::steady_clock::now() + drain;
-  while (!queue_.try_put(Item{})) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      abandon_waits_ = true;
-      log::error("ingest", "Kafka took nothing for {} ms while draining: {} queued reading(s) are given up",
-                 drain.count(), queue_.size());
-      queue_.put(Item{});
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!drainer_.joinable()) return;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    drain_deadline_ = std::chrono::steady_clock::now() + drain;
   }
-  worker_.join();
+  wake_drainer_.notify_one();
+  {
+    // A produce waiting for room in a full producer queue (Kafka away) is released at the deadline.
+    std::unique_lock lock(mutex_);
+    drainer_done_cv_.wait_until(lock, drain_deadline_, [this] { return drainer_done_; });
+  }
+  abandon_waits_ = true;
+  drainer_.join();
+  // Whatever the producer still holds gets the rest of the drain time; what Kafka acknowledges
+  // now leaves the spool, the rest stays for the next start.
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(drain_deadline_ - std::chrono::steady_clock::now());
+  if (!producer_->fatal()) producer_->flush(std::max(left, std::chrono::milliseconds(0)));
+  producer_->abandon();
+  remove_acknowledged();
+  spool_->sync();
+  if (const auto kept = spool_->size_records(); kept > 0) {
+    log::warn("ingest", "{} reading(s) not yet in Kafka stay in the spool {} for the next start", kept,
+              spool_->dir().string());
+  }
+}
+
+void IngestService::on_record_delivered(std::uint64_t sequence, RdKafka::ErrorCode err) {
+  std::lock_guard lock(mutex_);
+  --in_flight_;
+  // Purged records are sent again by the replacement producer; any other answer is final (an error
+  // other than a purge has been counted and logged with the record's id).
+  if (!is_purge(err)) acknowledged_.push_back(sequence);
+  wake_drainer_.notify_one();
+}
+
+void IngestService::remove_acknowledged() {
+  std::vector<std::uint64_t> done;
+  {
+    std::lock_guard lock(mutex_);
+    done.swap(acknowledged_);
+  }
+  if (done.empty()) return;
+  const spool::RemoveResult removed = spool_->remove(done);
+  if (!removed.ok()) log::error("ingest", "spool: cannot remove delivered readings: {}", removed.message);
+}
+
+bool IngestService::replace_producer() {
+  log::warn("ingest", "replacing the Kafka producer after a fatal error; the spool is sent again from its oldest reading");
+  producer_->abandon();  // purges: those readings stay in the spool
+  std::string error;
+  auto fresh = transport::KafkaProducer::create(config_.kafka, error, "ingest-replacement");
+  if (!fresh) {
+    log::error("ingest", "cannot create a Kafka producer: {}", error);
+    return false;
+  }
+  producer_ = std::move(fresh);
+  producers_replaced_.add();
+  std::lock_guard lock(mutex_);
+  in_flight_ = 0;
+  return true;
 }
 
 void IngestService::run() {
-  while (true) {
-    Item item = queue_.get();
-    if (item.section == nullptr) return;
-    item.section->process(incoming_from_mqtt(*item.message), abandon_waits_);
+  drain_spool();
+  std::lock_guard lock(mutex_);
+  drainer_done_ = true;
+  drainer_done_cv_.notify_all();
+}
+
+void IngestService::drain_spool() {
+  std::uint64_t cursor = 0;  // the last sequence handed to the producer
+  while (!abandon_waits_) {
+    if (producer_->fatal()) {
+      if (!replace_producer()) {
+        std::unique_lock lock(mutex_);
+        wake_drainer_.wait_for(lock, std::chrono::seconds(1));
+        if (stopping_) return;
+        continue;
+      }
+      cursor = 0;
+    }
+    remove_acknowledged();
+    {
+      std::unique_lock lock(mutex_);
+      if (stopping_ && (spool_->size_records() == in_flight_ || std::chrono::steady_clock::now() >= drain_deadline_)) {
+        return;
+      }
+      if (in_flight_ >= kMaxInFlight) {
+        wake_drainer_.wait_for(lock, kIdleWait);
+        continue;
+      }
+    }
+    spool::ReadResult batch = spool_->read_from(cursor, kReadBatch);
+    if (!batch.corrupt.empty()) {
+      corrupt_records_.add(batch.corrupt.size());
+      log::error("ingest", "spool: {} record(s) did not decode and are removed", batch.corrupt.size());
+      spool_->remove(batch.corrupt);
+      cursor = std::max(cursor, batch.corrupt.back());
+    }
+    if (batch.records.empty()) {
+      std::unique_lock lock(mutex_);
+      if (acknowledged_.empty() && !stopping_) wake_drainer_.wait_for(lock, kIdleWait);
+      continue;
+    }
+    for (const spool::Stored& stored : batch.records) {
+      cursor = stored.sequence;
+      SectionPipeline* pipeline = section_named(stored.record.route);
+      if (pipeline == nullptr) {
+        // A section renamed or removed since this reading was spooled.
+        log::error("ingest", "spooled reading {} belongs to section '{}', which the config no longer has; dropped",
+                   stored.sequence, stored.record.route);
+        spool_->remove(std::span(&stored.sequence, 1));
+        continue;
+      }
+      {
+        std::lock_guard lock(mutex_);
+        ++in_flight_;
+      }
+      const auto outcome = pipeline->process(incoming_from_spool(stored.record), *producer_, stored.sequence, abandon_waits_);
+      if (outcome == SectionPipeline::Outcome::produce_failed) {
+        std::lock_guard lock(mutex_);
+        --in_flight_;
+        // After a fatal error the next producer sends it again; at the drain deadline it stays spooled.
+        if (producer_->fatal() || abandon_waits_) break;
+        acknowledged_.push_back(stored.sequence);  // refused for good: counted and logged
+      }
+    }
   }
 }
 
@@ -76,8 +244,12 @@ void IngestService::log_stats() const {
   for (const auto& pipeline : sections_) {
     const auto& c = pipeline->counters();
     log::info("ingest", "{}: received {} accepted {} rejected {} delivered {} dead-lettered {} failed {} in flight {}",
-              pipeline->section().name, c.received->value(), c.accepted->value(), pipeline->rejected_total(), c.delivered->value(),
-              c.dead_letters_delivered->value(), c.delivery_failed->value(), c.in_flight->value());
+              pipeline->section().name, c.received->value(), c.accepted->value(), pipeline->rejected_total(),
+              c.delivered->value(), c.dead_letters_delivered->value(), c.delivery_failed->value(), c.in_flight->value());
+  }
+  if (spool_) {
+    log::info("ingest", "spool: {} reading(s), {} bytes of {}, {} dropped", spool_->size_records(), spool_->size_bytes(),
+              spool_->max_size(), spool_->dropped());
   }
 }
 

@@ -18,9 +18,24 @@ std::size_t error_index(ValidationError error) { return static_cast<std::size_t>
 
 }  // namespace
 
+// The listener of one produced record: counts it and tells the hook, then goes.
+class SectionPipeline::RecordDelivery : public transport::DeliveryListener {
+ public:
+  RecordDelivery(SectionPipeline& owner, bool dead_letter, std::uint64_t token)
+      : owner_(owner), dead_letter_(dead_letter), token_(token) {}
+  void on_delivery(const RdKafka::Message& message) override {
+    owner_.on_delivery(message, dead_letter_, token_);
+    delete this;
+  }
+
+ private:
+  SectionPipeline& owner_;
+  bool dead_letter_;
+  std::uint64_t token_;
+};
+
 std::unique_ptr<SectionPipeline> SectionPipeline::create(const IngestSection& section, std::string gateway_id,
-                                                         transport::KafkaProducer& producer, Metrics& metrics,
-                                                         std::string& error) {
+                                                         Metrics& metrics, DeliveryHook* hook, std::string& error) {
   SchemaLoadResult loaded = Schema::load(section.schema);
   if (!loaded) {
     error = fmt::format("ingest section '{}': {}", section.name, loaded.error);
@@ -29,15 +44,15 @@ std::unique_ptr<SectionPipeline> SectionPipeline::create(const IngestSection& se
   std::optional<Validator> validator = Validator::create(loaded.schema, ValidatorSettings::from(section), error);
   if (!validator) return nullptr;
   return std::unique_ptr<SectionPipeline>(
-      new SectionPipeline(section, std::move(gateway_id), std::move(*validator), producer, metrics));
+      new SectionPipeline(section, std::move(gateway_id), std::move(*validator), metrics, hook));
 }
 
 SectionPipeline::SectionPipeline(const IngestSection& section, std::string gateway_id, Validator validator,
-                                 transport::KafkaProducer& producer, Metrics& metrics)
+                                 Metrics& metrics, DeliveryHook* hook)
     : section_(section),
       gateway_id_(std::move(gateway_id)),
       validator_(std::move(validator)),
-      producer_(producer),
+      hook_(hook),
       counters_{
           &metrics.counter("archer_ingest_received_total", "MQTT messages received", {{"section", section.name}}),
           &metrics.counter("archer_ingest_accepted_total", "Messages that passed validation", {{"section", section.name}}),
@@ -48,9 +63,7 @@ SectionPipeline::SectionPipeline(const IngestSection& section, std::string gatew
           &metrics.counter("archer_ingest_delivery_failed_total", "Records Kafka failed to take for good",
                            {{"section", section.name}}),
           &metrics.gauge("archer_ingest_in_flight", "Records produced and not yet acknowledged", {{"section", section.name}}),
-      },
-      raw_delivery_(*this, *counters_.delivered),
-      dead_letter_delivery_(*this, *counters_.dead_letters_delivered) {
+      } {
   for (ValidationError reason : kAllErrors) {
     rejected_.push_back(&metrics.counter("archer_ingest_rejected_total", "Messages sent to the dead-letter topic",
                                          {{"section", section.name}, {"reason", std::string(code_name(reason))}}));
@@ -81,7 +94,8 @@ headers::RecordHeaders SectionPipeline::base_headers(const Incoming& in) const {
   return out;
 }
 
-SectionPipeline::Outcome SectionPipeline::process(const Incoming& in, const std::atomic<bool>& stop_waiting) {
+SectionPipeline::Outcome SectionPipeline::process(const Incoming& in, transport::KafkaProducer& producer,
+                                                  std::uint64_t token, const std::atomic<bool>& stop_waiting) {
   counters_.received->add();
   headers::RecordHeaders record_headers = base_headers(in);
 
@@ -118,7 +132,7 @@ SectionPipeline::Outcome SectionPipeline::process(const Incoming& in, const std:
     ValidationResult result = validator_.validate(in.payload, in.content_type, bind_values);
     if (result.ok()) {
       counters_.accepted->add();
-      return produce(section_.topic, key, result.bytes(), record_headers, raw_delivery_, stop_waiting);
+      return produce(producer, section_.topic, key, result.bytes(), record_headers, false, token, stop_waiting);
     }
     error = result.error();
     detail = result.detail();
@@ -135,18 +149,19 @@ SectionPipeline::Outcome SectionPipeline::process(const Incoming& in, const std:
   record_headers.add(headers::kMqttQos, std::to_string(in.qos));
   record_headers.add(headers::kMqttRetain, in.retained ? "true" : "false");
   const Outcome outcome =
-      produce(section_.dead_letter, key, in.payload, record_headers, dead_letter_delivery_, stop_waiting);
+      produce(producer, section_.dead_letter, key, in.payload, record_headers, true, token, stop_waiting);
   return outcome == Outcome::accepted ? Outcome::rejected : outcome;
 }
 
-SectionPipeline::Outcome SectionPipeline::produce(std::string_view topic, std::string_view key,
-                                                  std::span<const std::uint8_t> value,
-                                                  const headers::RecordHeaders& record_headers,
-                                                  DeliveryCounter& listener, const std::atomic<bool>& stop_waiting) {
+SectionPipeline::Outcome SectionPipeline::produce(transport::KafkaProducer& producer, std::string_view topic,
+                                                  std::string_view key, std::span<const std::uint8_t> value,
+                                                  const headers::RecordHeaders& record_headers, bool dead_letter,
+                                                  std::uint64_t token, const std::atomic<bool>& stop_waiting) {
   counters_.in_flight->add(1);
-  const RdKafka::ErrorCode err =
-      producer_.produce({topic, key, value, &record_headers, &listener}, stop_waiting);
+  auto* listener = new RecordDelivery(*this, dead_letter, token);
+  const RdKafka::ErrorCode err = producer.produce({topic, key, value, &record_headers, listener}, stop_waiting);
   if (err == RdKafka::ERR_NO_ERROR) return Outcome::accepted;
+  delete listener;
   counters_.in_flight->add(-1);
   counters_.delivery_failed->add();
   std::uint64_t suppressed = 0;
@@ -158,17 +173,19 @@ SectionPipeline::Outcome SectionPipeline::produce(std::string_view topic, std::s
   return Outcome::produce_failed;
 }
 
-void SectionPipeline::DeliveryCounter::on_delivery(const RdKafka::Message& message) {
-  owner_.counters_.in_flight->add(-1);
-  if (message.err() == RdKafka::ERR_NO_ERROR) {
-    delivered_.add();
-    return;
+void SectionPipeline::on_delivery(const RdKafka::Message& message, bool dead_letter, std::uint64_t token) {
+  counters_.in_flight->add(-1);
+  const RdKafka::ErrorCode err = message.err();
+  if (err == RdKafka::ERR_NO_ERROR) {
+    (dead_letter ? counters_.dead_letters_delivered : counters_.delivered)->add();
+  } else if (err != RdKafka::ERR__PURGE_QUEUE && err != RdKafka::ERR__PURGE_INFLIGHT) {
+    // A purge is not a failure: the producer is being replaced and the record is sent again.
+    counters_.delivery_failed->add();
+    const auto found = headers::RecordHeaders::from_kafka(const_cast<RdKafka::Message&>(message).headers());
+    log::error("ingest", "{}: record {} from '{}' was not delivered to {}: {}", section_.name, found.get(headers::kId),
+               found.get(headers::kSource), message.topic_name(), message.errstr());
   }
-  owner_.counters_.delivery_failed->add();
-  const auto found = headers::RecordHeaders::from_kafka(const_cast<RdKafka::Message&>(message).headers());
-  // Not rate-limited: with no message timeout this is rare, and each line names a lost record.
-  log::error("ingest", "{}: record {} from '{}' was not delivered to {}: {}", owner_.section_.name,
-             found.get(headers::kId), found.get(headers::kSource), message.topic_name(), message.errstr());
+  if (hook_ != nullptr) hook_->on_record_delivered(token, err);
 }
 
 }  // namespace archer::ingest

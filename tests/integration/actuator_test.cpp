@@ -363,7 +363,8 @@ TEST_F(ActuatorTest, KilledAtRandomMomentsEveryCommandGetsOneOutcomeAndActsAtMos
   std::map<std::string, int> outcome_count;
   for (const Record& record : outcomes) {
     ++outcome_count[outcome_of(record)->command_id()->str()];
-    EXPECT_EQ(outcome_of(record)->status(), evt::OutcomeStatus::SUCCEEDED);
+    EXPECT_EQ(outcome_of(record)->status(), evt::OutcomeStatus::SUCCEEDED)
+        << (outcome_of(record)->detail() != nullptr ? outcome_of(record)->detail()->str() : "");
   }
   for (const std::string& id : ids) EXPECT_EQ(outcome_count[id], 1) << "command " << id;
   EXPECT_EQ(outcome_count.size(), 300u);

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <regex>
 
 #include <fmt/format.h>
 
@@ -31,12 +30,20 @@ Outcome run(const TempDir& dir, std::vector<std::string> argv) {
   return {status.value_or(-1), out, archer::testing::read_file(err)};
 }
 
+// Replaces the value of the first `key = "..."` line.
+std::string with_value(std::string text, const std::string& key, const std::string& value) {
+  const auto at = text.find("\n" + key + " = \"");
+  EXPECT_NE(at, std::string::npos) << key;
+  const auto begin = at + key.size() + 5;
+  text.replace(begin, text.find('"', begin) - begin, value);
+  return text;
+}
+
 // config/quickstart.toml, with its schema path pointed at this build's schemas.
 std::string quickstart_config() {
   std::ifstream in(std::string(ARCHER_SOURCE_DIR) + "/config/quickstart.toml");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return std::regex_replace(text, std::regex(R"(schema = "[^"]*telemetry\.bfbs")"),
-                            std::string("schema = \"") + ARCHER_SCHEMA_DIR + "/telemetry.bfbs\"");
+  return with_value(text, "schema", std::string(ARCHER_SCHEMA_DIR) + "/telemetry.bfbs");
 }
 
 const std::string kBridge = std::string(ARCHER_BIN_DIR) + "/archer-bridge";
@@ -63,8 +70,7 @@ TEST(Cli, AnUnknownKeyExitsTwoNamingTheKeyAndItsLine) {
 
 TEST(Cli, ABadDurationExitsTwoNamingTheKey) {
   TempDir dir("cli");
-  std::string text = quickstart_config();
-  text = std::regex_replace(text, std::regex(R"(timeout = "[^"]*")"), "timeout = \"5 seconds\"");
+  const std::string text = with_value(quickstart_config(), "timeout", "5 seconds");
   std::ofstream(dir / "gw.toml") << text;
   const Outcome result = run(dir, {kBridge, "--check-config", (dir / "gw.toml").string()});
   EXPECT_EQ(result.status, 2);

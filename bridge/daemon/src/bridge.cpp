@@ -45,12 +45,14 @@ int run_bridge(const Config& config) {
             config.file.string());
   Metrics metrics;
   std::string error;
-  auto producer = transport::KafkaProducer::create(config.kafka, error);
+  // Actuators and ingest have a producer each: the ingest one is replaced after a fatal error
+  // without touching exchanges under way.
+  auto producer = transport::KafkaProducer::create(config.kafka, error, "actuators");
   if (!producer) {
     log::error("bridge", "{}", error);
     return kExitStartFailed;
   }
-  auto ingest = ingest::IngestService::create(config, *producer, metrics, error);
+  auto ingest = ingest::IngestService::create(config, metrics, error);
   if (!ingest) {
     log::error("bridge", "{}", error);
     return kExitStartFailed;
@@ -66,7 +68,8 @@ int run_bridge(const Config& config) {
   std::unique_ptr<HttpServer> http;
   if (config.http) {
     try {
-      http = std::make_unique<HttpServer>(io, *config.http, metrics, [&mqtt] { return mqtt.connected(); });
+      http = std::make_unique<HttpServer>(io, *config.http, metrics,
+                                          [&mqtt, &ingest] { return mqtt.connected() && ingest->ready(); });
     } catch (const boost::system::system_error& failure) {
       log::error("bridge", "cannot listen on {}:{}: {}", config.http->host, config.http->port, failure.what());
       return kExitStartFailed;

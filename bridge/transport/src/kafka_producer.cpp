@@ -1,6 +1,9 @@
 #include "archer/transport/kafka_producer.h"
 
+#include <cstdlib>
+
 #include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
 
 #include "archer/core/log.h"
 
@@ -15,6 +18,8 @@ const KafkaProperties kProducerDefaults{
     {"message.timeout.ms", "0"},  // never give up on a record: an outage is waited out
     {"linger.ms", "5"},
     {"compression.type", "lz4"},
+    // Bounds the producer's memory; when full, produce() waits and intake pauses.
+    {"queue.buffering.max.kbytes", "65536"},
 };
 
 }  // namespace
@@ -39,10 +44,17 @@ std::unique_ptr<RdKafka::Conf> make_kafka_conf(const KafkaProperties& defaults, 
   return conf;
 }
 
-std::unique_ptr<KafkaProducer> KafkaProducer::create(const KafkaConfig& config, std::string& error) {
+std::unique_ptr<KafkaProducer> KafkaProducer::create(const KafkaConfig& config, std::string& error,
+                                                     std::string_view role) {
   std::unique_ptr<KafkaProducer> producer(new KafkaProducer());
-  auto conf = make_kafka_conf(kProducerDefaults, config, error);
+  KafkaProperties defaults = kProducerDefaults;
+  defaults.emplace_back("client.id", fmt::format("archer-{}", role));
+  auto conf = make_kafka_conf(defaults, config, error);
   if (!conf) return nullptr;
+  if (const char* after = std::getenv("ARCHER_TEST_FATAL_PRODUCER_AFTER"); after != nullptr && role == "ingest") {
+    producer->fatal_after_ = std::atoll(after);
+    log::warn("kafka", "test hook: the {} producer raises a fatal error after {} record(s)", role, after);
+  }
   std::string problem;
   if (conf->set("dr_cb", &producer->dispatcher_, problem) != RdKafka::Conf::CONF_OK ||
       conf->set("event_cb", &producer->events_, problem) != RdKafka::Conf::CONF_OK) {
@@ -58,13 +70,22 @@ std::unique_ptr<KafkaProducer> KafkaProducer::create(const KafkaConfig& config, 
   return producer;
 }
 
+void KafkaProducer::abandon() {
+  if (!producer_) return;
+  producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+  producer_->poll(0);
+  stopping_ = true;
+  if (poll_thread_.joinable()) poll_thread_.join();
+  producer_->poll(0);  // serve the purge reports
+  producer_.reset();
+}
+
 KafkaProducer::~KafkaProducer() {
-  if (producer_) {
+  if (producer_ && !fatal()) {
     const int left = flush(kCloseFlushTimeout);
     if (left > 0) log::warn("kafka", "closing with {} record(s) not acknowledged by Kafka", left);
   }
-  stopping_ = true;
-  if (poll_thread_.joinable()) poll_thread_.join();
+  abandon();
 }
 
 void KafkaProducer::poll_loop() {
@@ -80,7 +101,13 @@ RdKafka::ErrorCode KafkaProducer::produce(const Record& record, const std::atomi
         topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
         const_cast<std::uint8_t*>(record.value.data()), record.value.size(), record.key.data(), record.key.size(), 0,
         headers, record.listener);
-    if (err == RdKafka::ERR_NO_ERROR) return err;
+    if (err == RdKafka::ERR_NO_ERROR) {
+      if (fatal_after_.load(std::memory_order_relaxed) >= 0 && fatal_after_.fetch_sub(1) == 1) {
+        rd_kafka_test_fatal_error(producer_->c_ptr(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                  "ARCHER_TEST_FATAL_PRODUCER_AFTER");
+      }
+      return err;
+    }
     delete headers;
     if (err != RdKafka::ERR__QUEUE_FULL || stop_waiting.load(std::memory_order_relaxed)) return err;
     // Backpressure: the queue drains as Kafka acknowledges; the poll thread serves the reports.
@@ -102,7 +129,10 @@ void KafkaProducer::DeliveryDispatcher::dr_cb(RdKafka::Message& message) {
 void KafkaProducer::EventLogger::event_cb(RdKafka::Event& event) {
   switch (event.type()) {
     case RdKafka::Event::EVENT_ERROR:
-      if (event.fatal()) log::error("kafka", "fatal producer error: {}: {}", RdKafka::err2str(event.err()), event.str());
+      if (event.fatal()) {
+        fatal = true;
+        log::error("kafka", "fatal producer error: {}: {}", RdKafka::err2str(event.err()), event.str());
+      }
       else log::warn("kafka", "{}: {}", RdKafka::err2str(event.err()), event.str());
       break;
     case RdKafka::Event::EVENT_LOG:

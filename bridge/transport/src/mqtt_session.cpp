@@ -31,6 +31,8 @@ void MqttSession::add_subscription(std::string filter, int qos) { subscriptions_
 
 void MqttSession::set_message_handler(MessageHandler handler) { handler_ = std::move(handler); }
 
+void MqttSession::add_ready_listener(std::function<void()> listener) { ready_listeners_.push_back(std::move(listener)); }
+
 void MqttSession::build_connect_options() {
   auto builder = mqtt::connect_options_builder()
                      .mqtt_version(MQTTVERSION_5)
@@ -89,9 +91,12 @@ void MqttSession::on_connected() {
   log::info("mqtt", "connected to {} as {}", config_.uri, config_.client_id);
   pending_subacks_ = static_cast<int>(subscriptions_.size());
   if (subscriptions_.empty()) {
-    std::lock_guard lock(connected_mutex_);
-    subscribed_ = true;
+    {
+      std::lock_guard lock(connected_mutex_);
+      subscribed_ = true;
+    }
     connected_cv_.notify_all();
+    for (const auto& listener : ready_listeners_) listener();
   }
   for (const auto& [filter, qos] : subscriptions_) {
     client_->subscribe(filter, qos, nullptr, subscribe_listener_, mqtt::subscribe_options(), mqtt::properties());
@@ -105,9 +110,12 @@ void MqttSession::SubscribeListener::on_success(const mqtt::token& token) {
   }
   if (--session_.pending_subacks_ != 0) return;
   log::info("mqtt", "subscribed to {} filter(s)", session_.subscriptions_.size());
-  std::lock_guard lock(session_.connected_mutex_);
-  session_.subscribed_ = true;
+  {
+    std::lock_guard lock(session_.connected_mutex_);
+    session_.subscribed_ = true;
+  }
   session_.connected_cv_.notify_all();
+  for (const auto& listener : session_.ready_listeners_) listener();
 }
 
 void MqttSession::SubscribeListener::on_failure(const mqtt::token& token) {

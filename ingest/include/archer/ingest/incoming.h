@@ -9,6 +9,8 @@
 
 #include <mqtt/message.h>
 
+#include "archer/spool/spool.h"
+
 namespace archer::ingest {
 
 struct Incoming {
@@ -23,5 +25,10 @@ struct Incoming {
 
 // Views into `message`, which must outlive the result.
 Incoming incoming_from_mqtt(const mqtt::message& message);
+
+// The message as the spool keeps it; `route` names the section that takes it.
+spool::SpoolRecord spool_record_from_mqtt(const mqtt::message& message, std::string_view route, std::int64_t received_ms);
+// Views into `record`, which must outlive the result.
+Incoming incoming_from_spool(const spool::SpoolRecord& record);
 
 }  // namespace archer::ingest

@@ -1,65 +1,98 @@
 #pragma once
-// The data ingestor: every [[ingest]] section of the config, fed by the gateway's MQTT session.
+// The data ingestor: every [[ingest]] section of the config, fed by the gateway's MQTT session,
+// with the durable spool between MQTT and Kafka.
 //
-// Threading: offer() runs on Paho's callback thread and only hands the message to a bounded queue
-// (it blocks when the queue is full, which stops Paho reading from the broker: backpressure).
-// One worker thread validates and produces, in arrival order, so per-device order holds.
+//   Paho callback --append--> spool (LMDB, committed before the callback returns, so before the
+//   PUBACK) --drainer--> validate --> Kafka raw datalog / dead letters --ack--> removed from spool
+//
+// Threading: offer() runs on Paho's callback thread and only appends to the spool; when the spool
+// is full (backpressure) it waits there, which stops Paho reading from the broker: the broker keeps
+// queueing for our persistent session. One drainer thread reads the spool in sequence order,
+// validates and produces (per-device order holds), and removes what Kafka acknowledged. Delivery
+// reports arrive on the producer's poll thread and only hand sequences back to the drainer.
+//
+// Failure: a fatal producer error (librdkafka 2.0.2 raises them for idempotent producers after
+// timeouts) makes the drainer replace the producer and send again everything still in the spool,
+// in order. What Kafka had already taken may then be written twice; nothing is lost.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include <mqtt/thread_queue.h>
+#include <mqtt/message.h>
 
 #include "archer/core/config.h"
+#include "archer/core/log.h"
 #include "archer/core/metrics.h"
 #include "archer/ingest/section_pipeline.h"
+#include "archer/spool/spool.h"
 #include "archer/transport/kafka_producer.h"
 
 namespace archer::ingest {
 
-class IngestService {
+class IngestService : public DeliveryHook {
  public:
-  // At most this many received messages wait for the worker; beyond it offer() blocks.
-  static constexpr std::size_t kQueueCapacity = 1024;
+  // At most this many records are read from the spool and not yet acknowledged by Kafka.
+  static constexpr std::uint64_t kMaxInFlight = 20'000;
 
-  // Returns null and sets `error` when a section cannot start (e.g. its schema is unusable).
-  static std::unique_ptr<IngestService> create(const Config& config, transport::KafkaProducer& producer,
-                                               Metrics& metrics, std::string& error);
-  ~IngestService();
+  // Opens the spool and the ingest producer; null and `error` when something cannot start.
+  static std::unique_ptr<IngestService> create(const Config& config, Metrics& metrics, std::string& error);
+  ~IngestService() override;
 
   // (filter, qos) for each section, with $share/<group>/ when configured.
   std::vector<std::pair<std::string, int>> subscriptions() const;
 
-  // Paho's thread: takes the message when one of the sections matches its topic.
+  // Paho's thread: spools the message when one of the sections matches its topic.
   bool offer(const mqtt::const_message_ptr& message);
 
   void start();
-  // After MQTT intake has stopped: processes what is queued, then ends the worker. When Kafka takes
-  // nothing for `drain` (its producer queue stays full), what is still queued is given up, counted
-  // as delivery failures and logged.
+  // After MQTT intake has stopped: delivers the spool to Kafka for up to `drain`, then stops. What is
+  // not delivered stays in the spool for the next start.
   void stop(std::chrono::milliseconds drain = std::chrono::seconds(30));
 
-  // One info line per section: received, accepted, rejected, delivered, in flight.
   void log_stats() const;
+  bool ready() const { return !producer_->fatal(); }
 
   const std::vector<std::unique_ptr<SectionPipeline>>& sections() const { return sections_; }
 
- private:
-  struct Item {
-    SectionPipeline* section = nullptr;  // null: the worker stops
-    mqtt::const_message_ptr message;
-  };
-  IngestService() = default;
-  void run();
+  // DeliveryHook (producer's poll thread)
+  void on_record_delivered(std::uint64_t sequence, RdKafka::ErrorCode err) override;
 
+ private:
+  IngestService(const Config& config, Metrics& metrics);
+  void run();
+  void drain_spool();
+  bool replace_producer();
+  void remove_acknowledged();
+  SectionPipeline* section_named(std::string_view name) const;
+
+  const Config& config_;
   std::vector<std::unique_ptr<SectionPipeline>> sections_;
-  mqtt::thread_queue<Item> queue_{kQueueCapacity};
+  std::unique_ptr<spool::Spool> spool_;
+  std::unique_ptr<transport::KafkaProducer> producer_;  // replaced by the drainer after a fatal error
+
+  std::mutex mutex_;
+  std::condition_variable wake_drainer_;
+  std::vector<std::uint64_t> acknowledged_;  // sequences Kafka took (or refused for good)
+  std::uint64_t in_flight_ = 0;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point drain_deadline_;
+  bool drainer_done_ = false;
+  std::condition_variable drainer_done_cv_;
+
   std::atomic<bool> abandon_waits_{false};
-  std::thread worker_;
+  std::thread drainer_;
+  log::RateLimit full_log_limit_{std::chrono::seconds(10)};
+
+  Counter& spool_full_waits_;
+  Counter& spool_errors_;
+  Counter& producers_replaced_;
+  Counter& corrupt_records_;
 };
 
 }  // namespace archer::ingest

@@ -3,9 +3,9 @@
 // the raw datalog or, with the reason, to the dead-letter topic. Nothing leaves here without a
 // record in one of the two topics, or a counted and logged produce failure.
 //
-// Threading: process() runs on one thread (the ingest worker, or archer-ctl redrive): the JSON
-// parser inside the validator is not shared. Delivery reports arrive on the producer's poll thread
-// and only touch atomic counters.
+// Threading: process() runs on one thread (the ingest drainer, or archer-ctl redrive): the JSON
+// parser inside the validator is not shared. Delivery reports arrive on the producer's poll thread;
+// they touch atomic counters and tell the DeliveryHook, if any.
 #include <memory>
 #include <string>
 
@@ -19,19 +19,28 @@
 
 namespace archer::ingest {
 
+// Told the fate of each record process() produced, with the token process() was given (the spool
+// sequence, for the ingest service). Runs on the producer's poll thread.
+class DeliveryHook {
+ public:
+  virtual ~DeliveryHook() = default;
+  virtual void on_record_delivered(std::uint64_t token, RdKafka::ErrorCode err) = 0;
+};
+
 class SectionPipeline {
  public:
   // Loads the section's schema; returns null and sets `error` when it cannot be used.
   static std::unique_ptr<SectionPipeline> create(const IngestSection& section, std::string gateway_id,
-                                                 transport::KafkaProducer& producer, Metrics& metrics,
-                                                 std::string& error);
+                                                 Metrics& metrics, DeliveryHook* hook, std::string& error);
 
   const IngestSection& section() const { return section_; }
 
   enum class Outcome { accepted, rejected, produce_failed };
-  // Validates `in` and produces it to the raw datalog or the dead-letter topic. Waits while the
-  // producer queue is full unless `stop_waiting` is set.
-  Outcome process(const Incoming& in, const std::atomic<bool>& stop_waiting);
+  // Validates `in` and produces it to the raw datalog or the dead-letter topic with `producer`.
+  // Waits while the producer queue is full unless `stop_waiting` is set. When the outcome is not
+  // produce_failed, the hook hears of `token` once Kafka has answered.
+  Outcome process(const Incoming& in, transport::KafkaProducer& producer, std::uint64_t token,
+                  const std::atomic<bool>& stop_waiting);
 
   struct Counters {
     Counter* received;
@@ -46,31 +55,22 @@ class SectionPipeline {
   std::uint64_t rejected_total() const;
 
  private:
-  // Counts the delivery of records to one topic (raw or dead letters).
-  class DeliveryCounter : public transport::DeliveryListener {
-   public:
-    DeliveryCounter(SectionPipeline& owner, Counter& delivered) : owner_(owner), delivered_(delivered) {}
-    void on_delivery(const RdKafka::Message& message) override;
+  class RecordDelivery;
 
-   private:
-    SectionPipeline& owner_;
-    Counter& delivered_;
-  };
-
-  SectionPipeline(const IngestSection& section, std::string gateway_id, Validator validator,
-                  transport::KafkaProducer& producer, Metrics& metrics);
-  Outcome produce(std::string_view topic, std::string_view key, std::span<const std::uint8_t> value,
-                  const headers::RecordHeaders& headers, DeliveryCounter& listener, const std::atomic<bool>& stop_waiting);
+  SectionPipeline(const IngestSection& section, std::string gateway_id, Validator validator, Metrics& metrics,
+                  DeliveryHook* hook);
+  Outcome produce(transport::KafkaProducer& producer, std::string_view topic, std::string_view key,
+                  std::span<const std::uint8_t> value, const headers::RecordHeaders& headers, bool dead_letter,
+                  std::uint64_t token, const std::atomic<bool>& stop_waiting);
+  void on_delivery(const RdKafka::Message& message, bool dead_letter, std::uint64_t token);
   headers::RecordHeaders base_headers(const Incoming& in) const;
 
   IngestSection section_;
   std::string gateway_id_;
   Validator validator_;
-  transport::KafkaProducer& producer_;
+  DeliveryHook* hook_;
   Counters counters_;
   std::vector<Counter*> rejected_;  // by ValidationError, from too_large on
-  DeliveryCounter raw_delivery_;
-  DeliveryCounter dead_letter_delivery_;
   log::RateLimit reject_log_limit_{std::chrono::seconds(10)};
   log::RateLimit produce_failure_log_limit_{std::chrono::seconds(1)};
 };

@@ -4,10 +4,10 @@
 // PUBACK) and removed only after Kafka acknowledged it.
 //
 // Storage: one LMDB environment in `SpoolConfig::dir` (data.mdb, lock.mdb, plus our own
-// archer-spool.lock that keeps a second process or a second Spool in this process out). Database
-// "records" maps an 8-byte big-endian sequence number (1, 2, 3, ... monotonic, continuing after a
-// restart) to the encoded record (encode_record). Database "meta" keeps the highest sequence ever
-// used, so numbering also continues when the spool was empty at shutdown.
+// archer-spool.lock that keeps a second process or a second Spool in this process out). Its one
+// database maps an 8-byte big-endian sequence number (1, 2, 3, ... monotonic, continuing after a
+// restart) to the encoded record (encode_record); the 1-byte key 0x00, which sorts first, keeps the
+// highest sequence ever used, so numbering also continues when the spool was empty at shutdown.
 //
 // Durability (SpoolOptions::sync_interval, default 100 ms):
 //  - append() returns ok only after its write transaction committed. Commits do not fsync

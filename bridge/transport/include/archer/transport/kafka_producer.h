@@ -41,8 +41,13 @@ std::unique_ptr<RdKafka::Conf> make_kafka_conf(const KafkaProperties& defaults, 
 
 class KafkaProducer {
  public:
-  // Returns null and sets `error` when the configuration is refused.
-  static std::unique_ptr<KafkaProducer> create(const KafkaConfig& config, std::string& error);
+  // Returns null and sets `error` when the configuration is refused. `role` names the producer in
+  // logs and in its client.id ("archer-ingest").
+  //
+  // Fault testing: with ARCHER_TEST_FATAL_PRODUCER_AFTER=N in the environment, the "ingest"
+  // producer raises a fatal error (rd_kafka_test_fatal_error) after its N-th record, once.
+  static std::unique_ptr<KafkaProducer> create(const KafkaConfig& config, std::string& error,
+                                               std::string_view role = "gateway");
   ~KafkaProducer();  // flushes for up to the close timeout, then stops the poll thread
   KafkaProducer(const KafkaProducer&) = delete;
   KafkaProducer& operator=(const KafkaProducer&) = delete;
@@ -65,6 +70,13 @@ class KafkaProducer {
   int flush(std::chrono::milliseconds timeout);
   int outstanding() const;
 
+  // True once librdkafka raised a fatal error: this producer accepts nothing more and must be
+  // replaced (librdkafka 2.0.2 can raise one for an idempotent producer after timeouts). Records not
+  // acknowledged are purged on destruction, their listeners told ERR__PURGE_QUEUE.
+  bool fatal() const { return events_.fatal.load(); }
+  // Destroys without flushing: for a producer that hit a fatal error.
+  void abandon();
+
   RdKafka::Producer& handle() { return *producer_; }
 
  private:
@@ -75,6 +87,7 @@ class KafkaProducer {
   class EventLogger : public RdKafka::EventCb {
    public:
     void event_cb(RdKafka::Event& event) override;
+    std::atomic<bool> fatal{false};
   };
 
   KafkaProducer() = default;
@@ -85,6 +98,7 @@ class KafkaProducer {
   std::unique_ptr<RdKafka::Producer> producer_;
   std::atomic<bool> stopping_{false};
   std::thread poll_thread_;
+  std::atomic<std::int64_t> fatal_after_{-1};  // the test hook's countdown; -1: off
 };
 
 }  // namespace archer::transport

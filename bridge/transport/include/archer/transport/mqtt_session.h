@@ -34,6 +34,8 @@ class MqttSession {
   // Before start(): what to subscribe to and who receives every message.
   void add_subscription(std::string filter, int qos);
   void set_message_handler(MessageHandler handler);
+  // Called (on Paho's thread) each time the session is connected and subscribed again.
+  void add_ready_listener(std::function<void()> listener);
 
   // Connects (retrying in the background until it succeeds) and subscribes. Returns at once.
   void start();
@@ -67,6 +69,7 @@ class MqttSession {
   mqtt::connect_options connect_options_;
   std::vector<std::pair<std::string, int>> subscriptions_;
   MessageHandler handler_;
+  std::vector<std::function<void()>> ready_listeners_;
   SubscribeListener subscribe_listener_{*this};
   std::atomic<int> pending_subacks_{0};
   std::atomic<bool> subscribed_{false};
