@@ -251,7 +251,7 @@ done
 # devices/<id>/status. Half the telemetry is FlatBuffers, half JSON. The valves answer commands on
 # devices/<id>/commands.
 say "starting archer-devsim"
-devsim_args=(--uri "$mqtt_uri" --devices 12 --kinds env,valve,meter --format mixed --interval 1s
+devsim_args=(--uri "$mqtt_uri" --devices 12 --kinds "env,valve,meter" --format mixed --interval 1s
   --progress never --report "$run_dir/devsim-report.json")
 setsid "$bin/archer-devsim" "${devsim_args[@]}" </dev/null >"$run_dir/archer-devsim.log" 2>&1 9>&- &
 devsim_pid=$!
