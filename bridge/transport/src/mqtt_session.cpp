@@ -1,6 +1,7 @@
 #include "archer/transport/mqtt_session.h"
 
 #include <fstream>
+#include <random>
 
 #include "archer/core/log.h"
 
@@ -38,8 +39,7 @@ void MqttSession::build_connect_options() {
                      .mqtt_version(MQTTVERSION_5)
                      .clean_start(false)
                      .keep_alive_interval(std::chrono::duration_cast<std::chrono::seconds>(config_.keepalive))
-                     .connect_timeout(std::chrono::seconds(10))
-                     .automatic_reconnect(kReconnectMin, kReconnectMax);
+                     .connect_timeout(std::chrono::seconds(10));
   if (config_.username) builder.user_name(*config_.username);
   if (config_.password_file) builder.password(read_password(*config_.password_file));
   if (config_.tls) {
@@ -62,26 +62,44 @@ void MqttSession::start() {
   });
   client_->set_connected_handler([this](const std::string&) { on_connected(); });
   client_->set_connection_lost_handler([this](const std::string& cause) {
-    subscribed_ = false;
-    if (!stopping_) log::warn("mqtt", "connection to {} lost ({}); reconnecting", config_.uri, cause.empty() ? "no reason given" : cause);
+    if (stopping_) return;
+    log::warn("mqtt", "connection to {} lost ({}); reconnecting", config_.uri, cause.empty() ? "no reason given" : cause);
+    {
+      std::lock_guard lock(connected_mutex_);
+      subscribed_ = false;
+      need_connect_ = true;
+    }
+    connected_cv_.notify_all();
   });
   build_connect_options();
   connect_thread_ = std::thread([this] { connect_until_stopped(); });
 }
 
 void MqttSession::connect_until_stopped() {
-  // The first connect is retried here: Paho's automatic reconnect only covers a lost connection.
-  auto delay = kReconnectMin;
+  // Connects, and connects again whenever the connection is lost, with capped exponential backoff
+  // and jitter (so a fleet of gateways does not return to a restarted broker in step).
+  std::mt19937 random(std::random_device{}());
+  std::uniform_real_distribution<double> jitter(0.5, 1.5);
+  std::unique_lock lock(connected_mutex_);
   while (!stopping_) {
-    try {
-      client_->connect(connect_options_)->wait();
-      return;
-    } catch (const mqtt::exception& error) {
-      log::warn("mqtt", "cannot connect to {}: {}; retrying in {}s", config_.uri, error.what(), delay.count());
+    connected_cv_.wait(lock, [this] { return need_connect_ || stopping_.load(); });
+    need_connect_ = false;
+    auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(kReconnectMin);
+    while (!stopping_) {
+      lock.unlock();
+      bool connected = false;
+      try {
+        connected = client_->connect(connect_options_)->wait_for(std::chrono::seconds(15));
+      } catch (const mqtt::exception& error) {
+        log::warn("mqtt", "cannot connect to {}: {}", config_.uri, error.what());
+      }
+      lock.lock();
+      if (connected) break;
+      const auto wait = std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) * jitter(random)));
+      log::info("mqtt", "next connection attempt to {} in {} ms", config_.uri, wait.count());
+      connected_cv_.wait_for(lock, wait, [this] { return stopping_.load(); });
+      delay = std::min(delay * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kReconnectMax));
     }
-    std::unique_lock lock(connected_mutex_);
-    connected_cv_.wait_for(lock, delay, [this] { return stopping_.load(); });
-    delay = std::min(delay * 2, std::chrono::duration_cast<std::chrono::seconds>(kReconnectMax));
   }
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // The gateway's MQTT 5 session with the broker: one client id, a persistent session
-// (clean start off, session expiry from the config), automatic reconnect, and every subscription
-// made again on each (re)connect. Everything the gateway receives over MQTT comes through here.
+// (clean start off, session expiry from the config), reconnects with capped exponential backoff
+// and jitter, and every subscription made again on each (re)connect. Everything the gateway receives over MQTT comes through here.
 //
 // Threading: the message handler runs on Paho's callback thread, before the broker is acknowledged
 // (QoS 1/2). It must only hand the message over: if it blocks, Paho stops reading from the broker,
@@ -74,6 +74,7 @@ class MqttSession {
   std::atomic<int> pending_subacks_{0};
   std::atomic<bool> subscribed_{false};
   std::atomic<bool> stopping_{false};
+  bool need_connect_ = true;  // guarded by connected_mutex_: the connector thread's work
   std::mutex connected_mutex_;
   std::condition_variable connected_cv_;
   std::thread connect_thread_;
