@@ -1,5 +1,7 @@
 #include "archer/actuators/messages.h"
 
+#include <cstring>
+
 namespace archer::actuators {
 namespace {
 
@@ -29,12 +31,27 @@ Args decode_args(const flatbuffers::Vector<Offset<command::Arg>>* args) {
   return out;
 }
 
-template <class Root>
-const Root* verified(std::span<const std::uint8_t> bytes, const char* identifier) {
-  flatbuffers::Verifier verifier(bytes.data(), bytes.size());
-  if (!verifier.VerifyBuffer<Root>(identifier)) return nullptr;
-  return flatbuffers::GetRoot<Root>(bytes.data());
-}
+// FlatBuffers reads scalars in place, so a buffer must be aligned; a record value inside a Kafka
+// message set often is not. Misaligned input is copied once into aligned storage.
+class Aligned {
+ public:
+  explicit Aligned(std::span<const std::uint8_t> bytes) : view_(bytes) {
+    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) == 0) return;
+    storage_.resize((bytes.size() + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t));
+    std::memcpy(storage_.data(), bytes.data(), bytes.size());
+    view_ = std::span(reinterpret_cast<const std::uint8_t*>(storage_.data()), bytes.size());
+  }
+  template <class Root>
+  const Root* verified_root(const char* identifier) const {
+    flatbuffers::Verifier verifier(view_.data(), view_.size());
+    if (!verifier.VerifyBuffer<Root>(identifier)) return nullptr;
+    return flatbuffers::GetRoot<Root>(view_.data());
+  }
+
+ private:
+  std::span<const std::uint8_t> view_;
+  std::vector<std::uint64_t> storage_;
+};
 
 }  // namespace
 
@@ -87,33 +104,38 @@ Bytes encode(const Outcome& message) {
 }
 
 std::optional<Command> decode_command(std::span<const std::uint8_t> bytes) {
-  const auto* root = verified<command::Command>(bytes, command::CommandIdentifier());
+  const Aligned aligned(bytes);
+  const auto* root = aligned.verified_root<command::Command>(command::CommandIdentifier());
   if (root == nullptr) return std::nullopt;
   return Command{text(root->id()),  text(root->device()),  text(root->action()),
                  decode_args(root->args()), root->issued_at_ms(), root->deadline_ms()};
 }
 
 std::optional<DeviceCommand> decode_device_command(std::span<const std::uint8_t> bytes) {
-  const auto* root = verified<command::DeviceCommand>(bytes, kDeviceCommandIdentifier);
+  const Aligned aligned(bytes);
+  const auto* root = aligned.verified_root<command::DeviceCommand>(kDeviceCommandIdentifier);
   if (root == nullptr) return std::nullopt;
   return DeviceCommand{text(root->interaction_id()), text(root->action()), decode_args(root->args())};
 }
 
 std::optional<DeviceResponse> decode_device_response(std::span<const std::uint8_t> bytes) {
-  const auto* root = verified<command::DeviceResponse>(bytes, kDeviceResponseIdentifier);
+  const Aligned aligned(bytes);
+  const auto* root = aligned.verified_root<command::DeviceResponse>(kDeviceResponseIdentifier);
   if (root == nullptr) return std::nullopt;
   return DeviceResponse{text(root->interaction_id()), root->status(), text(root->detail()), bytes_of(root->payload())};
 }
 
 std::optional<Transaction> decode_transaction(std::span<const std::uint8_t> bytes) {
-  const auto* root = verified<transaction::Transaction>(bytes, transaction::TransactionIdentifier());
+  const Aligned aligned(bytes);
+  const auto* root = aligned.verified_root<transaction::Transaction>(transaction::TransactionIdentifier());
   if (root == nullptr) return std::nullopt;
   return Transaction{text(root->interaction_id()), text(root->command_id()), text(root->device()), root->phase(),
                      root->attempt(), bytes_of(root->payload()), root->time_ms(), text(root->detail())};
 }
 
 std::optional<Outcome> decode_outcome(std::span<const std::uint8_t> bytes) {
-  const auto* root = verified<event::CommandOutcome>(bytes, event::CommandOutcomeIdentifier());
+  const Aligned aligned(bytes);
+  const auto* root = aligned.verified_root<event::CommandOutcome>(event::CommandOutcomeIdentifier());
   if (root == nullptr) return std::nullopt;
   return Outcome{text(root->command_id()), text(root->interaction_id()), text(root->device()), root->status(),
                  bytes_of(root->response()), root->latency_ms(), text(root->detail())};

@@ -93,6 +93,7 @@ const trx::Transaction* transaction_of(const Record& record) {
   return trx::GetTransaction(record.value.data());
 }
 
+// Views into `outcomes`, which must outlive the map.
 std::map<std::string, const evt::CommandOutcome*> by_command(const std::vector<Record>& outcomes) {
   std::map<std::string, const evt::CommandOutcome*> out;
   for (const Record& record : outcomes) out[outcome_of(record)->command_id()->str()] = outcome_of(record);
@@ -179,7 +180,8 @@ TEST_F(ActuatorTest, RejectTimeoutExpiredAndDuplicateEachGiveTheirOutcome) {
   writer.flush();
 
   KafkaConsumerForTest events(kafka_.bootstrap(), {"evt.valves"});
-  const auto outcome = by_command(events.consume_until(4, 60s));
+  const auto outcomes = events.consume_until(4, 60s);
+  const auto outcome = by_command(outcomes);
   ASSERT_EQ(outcome.size(), 4u) << bridge.log();
   EXPECT_EQ(outcome.at(rejected)->status(), evt::OutcomeStatus::REJECTED);
   EXPECT_EQ(outcome.at(silent)->status(), evt::OutcomeStatus::TIMED_OUT);
@@ -252,14 +254,16 @@ TEST_F(ActuatorTest, AnOfflineDeviceIsWaitedForUntilItComesOnline) {
   const std::string gone = writer.write("v-gone", "open", {}, now + 1'500);
   writer.flush();
   KafkaConsumerForTest events(kafka_.bootstrap(), {"evt.valves"});
-  auto first = by_command(events.consume_until(1, 30s));
+  const auto first_records = events.consume_until(1, 30s);
+  auto first = by_command(first_records);
   ASSERT_EQ(first.count(gone), 1u) << bridge.log();
   EXPECT_EQ(first.at(gone)->status(), evt::OutcomeStatus::TIMED_OUT);
   EXPECT_EQ(first.at(gone)->detail()->str(), "device offline until the deadline");
   EXPECT_EQ(devices.requests_received(), 0u) << "no retries were burnt on offline devices";
 
   devices.announce("v-sleepy", true);
-  auto second = by_command(events.consume_until(1, 30s));
+  const auto second_records = events.consume_until(1, 30s);
+  auto second = by_command(second_records);
   ASSERT_EQ(second.count(sleepy), 1u) << bridge.log();
   EXPECT_EQ(second.at(sleepy)->status(), evt::OutcomeStatus::SUCCEEDED);
   EXPECT_EQ(bridge.stop(), 0);
