@@ -35,6 +35,7 @@ std::unique_ptr<IngestService> IngestService::create(const Config& config, Metri
   if (config.ingest.empty()) return service;
   spool::SpoolOptions options;
   options.metrics = &metrics;
+  options.sync_interval = config.spool.sync;
   service->spool_ = spool::Spool::open(config.spool, error, options);
   if (!service->spool_) {
     error = fmt::format("spool {}: {}", config.spool.dir.string(), error);
@@ -197,12 +198,14 @@ void IngestService::drain_spool() {
       if (stopping_ && (spool_->size_records() == in_flight_ || std::chrono::steady_clock::now() >= drain_deadline_)) {
         return;
       }
-      if (in_flight_ >= kMaxInFlight) {
+      // Half the spool at most is claimed (on its way to Kafka): the other half is where drop_oldest
+      // can still make room while Kafka is away.
+      if (in_flight_ >= kMaxInFlight || spool_->claimed_bytes() >= spool_->max_size() / 2) {
         wake_drainer_.wait_for(lock, kIdleWait);
         continue;
       }
     }
-    spool::ReadResult batch = spool_->read_from(cursor, kReadBatch);
+    spool::ReadResult batch = spool_->claim_from(cursor, kReadBatch);
     if (!batch.corrupt.empty()) {
       corrupt_records_.add(batch.corrupt.size());
       log::error("ingest", "spool: {} record(s) did not decode and are removed", batch.corrupt.size());

@@ -68,6 +68,7 @@ session_expiry = "2h"
 dir = "spool"
 max_size = "64MiB"
 on_full = "drop_oldest"
+sync = "250ms"
 
 [http]
 listen = "127.0.0.1:9464"
@@ -111,6 +112,7 @@ TEST_F(ConfigTest, FullConfigLoadsEveryKey) {
   EXPECT_EQ(c.spool.dir, dir_ / "spool");
   EXPECT_EQ(c.spool.max_size, 64u << 20);
   EXPECT_EQ(c.spool.on_full, archer::SpoolFullPolicy::drop_oldest);
+  EXPECT_EQ(c.spool.sync, 250ms);
   ASSERT_TRUE(c.http);
   EXPECT_EQ(c.http->host, "127.0.0.1");
   EXPECT_EQ(c.http->port, 9464);

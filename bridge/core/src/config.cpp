@@ -257,6 +257,7 @@ void read_spool(TableReader& reader, Config& config, const std::filesystem::path
     if (*size < 1024 * 1024) reader.error("max_size", "must be at least 1MiB");
     config.spool.max_size = *size;
   }
+  if (auto sync = reader.duration("sync")) config.spool.sync = *sync;
   if (auto policy = reader.string("on_full")) {
     if (*policy == "backpressure") config.spool.on_full = SpoolFullPolicy::backpressure;
     else if (*policy == "drop_oldest") config.spool.on_full = SpoolFullPolicy::drop_oldest;

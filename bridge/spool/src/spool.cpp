@@ -126,11 +126,14 @@ MDB_val last_sequence_key() {
 }
 
 // Positions the cursor on the oldest record (skipping the last-sequence key).
-int cursor_first_record(MDB_cursor* cursor, MDB_val& key, MDB_val& value) {
-  auto k = key_bytes(1);
+// Positions on the first record whose sequence is >= `sequence`.
+int cursor_record_from(MDB_cursor* cursor, std::uint64_t sequence, MDB_val& key, MDB_val& value) {
+  auto k = key_bytes(sequence);
   key = as_val(k);
   return mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
 }
+
+int cursor_first_record(MDB_cursor* cursor, MDB_val& key, MDB_val& value) { return cursor_record_from(cursor, 1, key, value); }
 
 std::string lmdb_error(int rc) { return mdb_strerror(rc); }
 
@@ -241,6 +244,9 @@ struct Spool::Impl {
   std::atomic<std::uint64_t> bytes{0};
   std::atomic<std::uint64_t> count{0};
   std::atomic<std::uint64_t> dropped{0};
+  // Records up to this sequence were handed out by claim_from(): drop_oldest leaves them alone.
+  std::atomic<std::uint64_t> claimed{0};
+  std::atomic<std::uint64_t> claimed_bytes{0};  // stored bytes of claimed records not yet removed
   std::atomic<std::uint64_t> map_full_limit{kNoLimit};  // lowered when LMDB's map fills first
   std::atomic<std::uint64_t> last_refused{0};
 
@@ -518,7 +524,7 @@ AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::
       MDB_val key{};
       MDB_val value{};
       while (rc == MDB_SUCCESS && used - dropped_bytes + total > cap) {
-        rc = cursor_first_record(cursor.get(), key, value);
+        rc = cursor_record_from(cursor.get(), claimed.load() + 1, key, value);
         if (rc != MDB_SUCCESS) break;
         const std::uint64_t size = kKeySize + value.mv_size;
         rc = mdb_cursor_del(cursor.get(), 0);
@@ -526,6 +532,16 @@ AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::
           ++dropped_records;
           dropped_bytes += size;
         }
+      }
+      if (rc == MDB_NOTFOUND && used - dropped_bytes + total > cap && used - dropped_bytes > 0) {
+        // Everything left is claimed (on its way to Kafka): nothing may be dropped, so wait as with
+        // backpressure until the claimed records are acknowledged and removed.
+        txn.abort();
+        last_refused.store(total);
+        full_total->add();
+        result.status = SpoolStatus::full;
+        result.message = fmt::format("spool full of records on their way to Kafka: {} of {} bytes used", used, cap);
+        return result;
       }
       if (rc == MDB_NOTFOUND) rc = MDB_SUCCESS;  // emptied; the cap may be below `total` after a map-full
     }
@@ -616,6 +632,22 @@ ReadResult Spool::read_from(std::uint64_t after_sequence, std::size_t max_record
   return result;
 }
 
+ReadResult Spool::claim_from(std::uint64_t after_sequence, std::size_t max_records) {
+  // Under the writers' lock, so no drop can happen between reading a record and claiming it.
+  std::lock_guard lock(impl_->write_mutex);
+  ReadResult result = read_from(after_sequence, max_records);
+  std::uint64_t last = 0;
+  std::uint64_t newly_claimed = 0;
+  for (const Stored& stored : result.records) {
+    if (stored.sequence > impl_->claimed.load()) newly_claimed += stored_size(stored.record);
+  }
+  impl_->claimed_bytes.fetch_add(newly_claimed);
+  if (!result.records.empty()) last = result.records.back().sequence;
+  if (!result.corrupt.empty()) last = std::max(last, result.corrupt.back());
+  if (last > impl_->claimed.load()) impl_->claimed.store(last);
+  return result;
+}
+
 RemoveResult Spool::remove(std::span<const std::uint64_t> sequences) { return impl_->remove_keys(sequences); }
 
 RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) {
@@ -629,6 +661,7 @@ RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) 
   if (rc == MDB_SUCCESS) rc = cursor.open(txn.get(), records);
   std::uint64_t removed = 0;
   std::uint64_t freed = 0;
+  std::uint64_t freed_claimed = 0;
   bool removed_last = false;
   for (std::size_t i = 0; rc == MDB_SUCCESS && i < sequences.size(); ++i) {
     auto k = key_bytes(sequences[i]);
@@ -645,6 +678,7 @@ RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) 
     if (rc == MDB_SUCCESS) {
       ++removed;
       freed += size;
+      if (sequences[i] <= claimed.load()) freed_claimed += size;
       removed_last = removed_last || sequences[i] == last;
     }
   }
@@ -665,6 +699,7 @@ RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) 
   }
   if (removed == 0) return result;
   bytes.store(bytes.load() - freed);
+  claimed_bytes.store(claimed_bytes.load() - std::min(freed_claimed, claimed_bytes.load()));
   count.store(count.load() - removed);
   if (count.load() == 0) map_full_limit.store(kNoLimit);
   commits.fetch_add(1);
@@ -736,6 +771,7 @@ std::uint64_t Spool::size_records() const { return impl_->count.load(); }
 std::uint64_t Spool::size_bytes() const { return impl_->bytes.load(); }
 std::uint64_t Spool::max_size() const { return impl_->config.max_size; }
 std::uint64_t Spool::dropped() const { return impl_->dropped.load(); }
+std::uint64_t Spool::claimed_bytes() const { return impl_->claimed_bytes.load(); }
 const std::filesystem::path& Spool::dir() const { return impl_->config.dir; }
 
 }  // namespace archer::spool

@@ -45,6 +45,8 @@ struct SpoolConfig {
   std::filesystem::path dir;
   std::uint64_t max_size = std::uint64_t{1} << 30;
   SpoolFullPolicy on_full = SpoolFullPolicy::backpressure;
+  // How often spooled readings are fsynced: the power-loss window. 0 fsyncs every reading.
+  std::chrono::milliseconds sync{100};
 };
 
 struct HttpConfig {

@@ -130,8 +130,8 @@ class Spool {
   Spool& operator=(const Spool&) = delete;
 
   // Committed (see Durability above) when it returns ok. When stored bytes + the record would
-  // exceed max_size: backpressure -> full; drop_oldest -> deletes the oldest records in the same
-  // transaction (counted, warned) and appends. A record larger than max_size on its own -> error.
+  // exceed max_size: backpressure -> full; drop_oldest -> deletes the oldest unclaimed records in the
+  // same transaction (counted, warned) and appends, or full when every record left is claimed. A record larger than max_size on its own -> error.
   AppendResult append(const SpoolRecord& record);
   // All or nothing, one transaction: the hot path's group commit.
   AppendResult append_batch(std::span<const SpoolRecord> records);
@@ -142,6 +142,10 @@ class Spool {
 
   // Up to max_records records with sequence > after_sequence, ascending. One read transaction.
   ReadResult read_from(std::uint64_t after_sequence, std::size_t max_records) const;
+  // read_from(), and marks what it returns as claimed: handed to Kafka, so drop_oldest never drops
+  // it (when only claimed records are left, append() answers full, as with backpressure). This makes
+  // `dropped` exact: a dropped record was never sent.
+  ReadResult claim_from(std::uint64_t after_sequence, std::size_t max_records);
 
   // Delete the given sequences (any order; absent ones ignored) in one write transaction.
   RemoveResult remove(std::span<const std::uint64_t> sequences);
@@ -158,6 +162,7 @@ class Spool {
   std::uint64_t size_bytes() const;
   std::uint64_t max_size() const;
   std::uint64_t dropped() const;  // records deleted by drop_oldest since open
+  std::uint64_t claimed_bytes() const;  // stored bytes of claimed records not yet removed
   const std::filesystem::path& dir() const;
 
  private:
