@@ -5,7 +5,6 @@
 #include "archer/core/clock.h"
 #include "archer/core/headers.h"
 #include "archer/core/log.h"
-#include "archer/core/uuid.h"
 #include "archer/transport/kafka_producer.h"
 #include "archer/transport/kafka_reader.h"
 

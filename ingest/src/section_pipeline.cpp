@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "archer/core/clock.h"
-#include "archer/core/uuid.h"
 
 namespace archer::ingest {
 namespace {
