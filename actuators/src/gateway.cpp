@@ -360,21 +360,38 @@ void ActuatorGateway::send_attempt(const std::shared_ptr<Interaction>& interacti
     properties.add({mqtt::property::USER_PROPERTY, std::string(headers::kTraceparent), interaction->job->traceparent});
   }
   message->set_properties(properties);
-  try {
-    mqtt_.client().publish(message, nullptr,
-                           *new PostingPublish(mailbox_, [this, interaction, attempt](bool ok, std::string error) {
-                             on_published(interaction, attempt, ok, std::move(error));
-                           }));
-  } catch (const mqtt::exception& failure) {
-    boost::asio::post(io_, [this, interaction, attempt, what = std::string(failure.what())] {
-      on_published(interaction, attempt, false, what);
-    });
-  }
+  publish(message, [this, interaction, attempt](bool ok, std::string error) {
+    on_published(interaction, attempt, ok, std::move(error));
+  });
   record(interaction, Phase::SENT, attempt, request, "");
   interaction->timer.expires_after(section_.timeout);
   interaction->timer.async_wait([this, interaction, attempt](const boost::system::error_code& ec) {
     if (!ec) on_timeout(interaction, attempt);
   });
+}
+
+void ActuatorGateway::publish(const mqtt::message_ptr& message, std::function<void(bool, std::string)> done) {
+  if (publishes_in_flight_ >= kPublishWindow) {
+    waiting_publishes_.emplace_back(message, std::move(done));
+    return;
+  }
+  ++publishes_in_flight_;
+  auto* listener = new PostingPublish(mailbox_, [this, done](bool ok, std::string error) {
+    --publishes_in_flight_;
+    done(ok, std::move(error));
+    if (!waiting_publishes_.empty()) {
+      auto [next, next_done] = std::move(waiting_publishes_.front());
+      waiting_publishes_.pop_front();
+      publish(next, std::move(next_done));
+    }
+  });
+  try {
+    mqtt_.client().publish(message, nullptr, *listener);
+  } catch (const mqtt::exception& failure) {
+    delete listener;
+    --publishes_in_flight_;
+    boost::asio::post(io_, [done = std::move(done), what = std::string(failure.what())] { done(false, what); });
+  }
 }
 
 void ActuatorGateway::on_published(const std::shared_ptr<Interaction>& interaction, std::uint32_t attempt, bool ok,

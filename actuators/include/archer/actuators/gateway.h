@@ -73,6 +73,10 @@ class ActuatorGateway {
   void pump();
   void begin(const std::shared_ptr<Job>& job);
   void send_attempt(const std::shared_ptr<Interaction>& interaction);
+  // Paho stalls for seconds when more QoS 1 publishes wait for their PUBACK than the broker's
+  // Receive Maximum (Mosquitto's default: 20), so requests go out through a smaller window.
+  static constexpr std::size_t kPublishWindow = 16;
+  void publish(const mqtt::message_ptr& message, std::function<void(bool, std::string)> done);
   void on_published(const std::shared_ptr<Interaction>& interaction, std::uint32_t attempt, bool ok, std::string error);
   void on_timeout(const std::shared_ptr<Interaction>& interaction, std::uint32_t attempt);
   void on_response(const std::string& topic, const std::string& correlation, Bytes payload, std::string traceparent);
@@ -114,6 +118,8 @@ class ActuatorGateway {
   std::map<std::int32_t, std::set<std::int64_t>> unfinished_offsets_;           // per partition
   std::map<std::int32_t, std::int64_t> next_offsets_;                           // per partition
   std::map<std::int32_t, std::int64_t> committed_offsets_;                      // per partition
+  std::size_t publishes_in_flight_ = 0;
+  std::deque<std::pair<mqtt::message_ptr, std::function<void(bool, std::string)>>> waiting_publishes_;
 
   struct Counters {
     Counter* commands;
