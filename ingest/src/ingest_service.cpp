@@ -18,6 +18,7 @@ bool is_purge(RdKafka::ErrorCode err) {
 
 IngestService::IngestService(const Config& config, Metrics& metrics)
     : config_(config),
+      metrics_(metrics),
       spool_full_waits_(metrics.counter("archer_ingest_spool_full_waits_total",
                                         "Times MQTT intake paused because the spool was full")),
       spool_errors_(metrics.counter("archer_ingest_spool_errors_total", "Messages the spool could not store")),
@@ -30,6 +31,7 @@ std::unique_ptr<IngestService> IngestService::create(const Config& config, Metri
   for (const IngestSection& section : config.ingest) {
     auto pipeline = SectionPipeline::create(section, config.gateway.id, metrics, service.get(), error);
     if (!pipeline) return nullptr;
+    service->routes_.push_back({section.name, section.mqtt});
     service->sections_.push_back(std::move(pipeline));
   }
   if (config.ingest.empty()) return service;
@@ -54,8 +56,7 @@ IngestService::~IngestService() { stop(std::chrono::milliseconds(0)); }
 
 std::vector<std::pair<std::string, int>> IngestService::subscriptions() const {
   std::vector<std::pair<std::string, int>> out;
-  for (const auto& pipeline : sections_) {
-    const IngestSection& section = pipeline->section();
+  for (const IngestSection& section : config_.ingest) {
     const std::string filter = section.mqtt.filter();
     out.emplace_back(section.share_group ? fmt::format("$share/{}/{}", *section.share_group, filter) : filter,
                      section.qos);
@@ -72,16 +73,16 @@ SectionPipeline* IngestService::section_named(std::string_view name) const {
 
 bool IngestService::offer(const mqtt::const_message_ptr& message) {
   std::vector<std::string_view> captures;
-  const SectionPipeline* taker = nullptr;
-  for (const auto& pipeline : sections_) {
-    if (pipeline->section().mqtt.match(message->get_topic(), captures)) {
-      taker = pipeline.get();
+  const Route* taker = nullptr;
+  for (const Route& route : routes_) {
+    if (route.mqtt.match(message->get_topic(), captures)) {
+      taker = &route;
       break;
     }
   }
   if (taker == nullptr) return false;
 
-  const spool::SpoolRecord record = spool_record_from_mqtt(*message, taker->section().name, unix_ms());
+  const spool::SpoolRecord record = spool_record_from_mqtt(*message, taker->name, unix_ms());
   while (true) {
     const spool::AppendResult result = spool_->append(record);
     if (result.ok()) break;
@@ -102,6 +103,44 @@ bool IngestService::offer(const mqtt::const_message_ptr& message) {
   }
   wake_drainer_.notify_one();
   return true;
+}
+
+bool IngestService::reload(const Config& fresh, std::string& error) {
+  std::vector<std::string> changed;
+  if (fresh.ingest.size() != config_.ingest.size()) changed.push_back("the number of [[ingest]] sections");
+  for (std::size_t i = 0; changed.empty() && i < fresh.ingest.size(); ++i) {
+    const IngestSection& now = config_.ingest[i];
+    const IngestSection& next = fresh.ingest[i];
+    if (now.name != next.name || now.mqtt.text() != next.mqtt.text() || now.share_group != next.share_group ||
+        now.qos != next.qos) {
+      changed.push_back(fmt::format("section '{}' (name, mqtt, share_group or qos)", now.name));
+    }
+  }
+  if (!changed.empty()) {
+    error = fmt::format("{} changed: subscriptions change only with a restart; nothing applied", changed.front());
+    return false;
+  }
+  std::vector<std::unique_ptr<SectionPipeline>> fresh_sections;
+  for (const IngestSection& section : fresh.ingest) {
+    auto pipeline = SectionPipeline::create(section, fresh.gateway.id, metrics_, this, error);
+    if (!pipeline) return false;
+    fresh_sections.push_back(std::move(pipeline));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    pending_sections_ = std::move(fresh_sections);
+  }
+  wake_drainer_.notify_one();
+  return true;
+}
+
+void IngestService::take_reloaded_sections() {
+  std::lock_guard lock(mutex_);
+  if (pending_sections_.empty()) return;
+  for (auto& old : sections_) retired_sections_.push_back(std::move(old));
+  sections_ = std::move(pending_sections_);
+  pending_sections_.clear();
+  log::info("ingest", "reloaded {} section(s): schemas and settings apply from the next reading", sections_.size());
 }
 
 void IngestService::start() {
@@ -193,6 +232,7 @@ void IngestService::drain_spool() {
       cursor = 0;
     }
     remove_acknowledged();
+    take_reloaded_sections();
     {
       std::unique_lock lock(mutex_);
       if (stopping_ && (spool_->size_records() == in_flight_ || std::chrono::steady_clock::now() >= drain_deadline_)) {
@@ -244,6 +284,7 @@ void IngestService::drain_spool() {
 }
 
 void IngestService::log_stats() const {
+  std::lock_guard lock(mutex_);
   for (const auto& pipeline : sections_) {
     const auto& c = pipeline->counters();
     log::info("ingest", "{}: received {} accepted {} rejected {} delivered {} dead-lettered {} failed {} in flight {}",

@@ -2,6 +2,7 @@
 // binary, real MQTT and Kafka clients.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <fstream>
 #include <map>
 #include <set>
@@ -379,6 +380,57 @@ dead_letter = "dlq.pumps"
   }
   // Offsets were committed: a second redrive has nothing left to do.
   EXPECT_NE(redrive().find("0 read"), std::string::npos);
+}
+
+TEST_F(IngestTest, SighupReloadsSchemasWithoutARestartAndRefusesSubscriptionChanges) {
+  archer::testing::TempDir dir("archer-reload");
+  auto compile = [&](const std::string& fbs) {
+    std::ofstream(dir / "pump.fbs") << fbs;
+    archer::testing::Process flatc({FLATC, "-b", "--schema", "-o", dir.path().string(), (dir / "pump.fbs").string()});
+    ASSERT_EQ(flatc.wait_exit(30s), 0);
+  };
+  compile("namespace acme; table Pump { device: string (required); seq: ulong; } root_type Pump; file_identifier \"PUMP\";");
+  const std::string section = fmt::format(R"([[ingest]]
+name = "pumps"
+mqtt = "pumps/{{device}}/data"
+schema = "{}"
+formats = ["json"]
+topic = "raw.pumps"
+dead_letter = "dlq.pumps"
+)",
+                                          (dir / "pump.bfbs").string());
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), section);
+  bridge.start();
+  MqttClient publisher(mqtt_.uri(), "test-publisher");
+  publisher.publish("pumps/p-1/data", R"({"device":"p-1","seq":1,"rpm":1450})");
+  publisher.wait_all();
+  KafkaConsumerForTest dead_letters(kafka_.bootstrap(), {"dlq.pumps"});
+  ASSERT_EQ(dead_letters.consume_until(1, 30s).size(), 1u) << "version 1 rejects rpm";
+
+  compile("namespace acme; table Pump { device: string (required); seq: ulong; rpm: uint; } root_type Pump; file_identifier \"PUMP\";");
+  bridge.process()->kill(SIGHUP);
+  ASSERT_TRUE(archer::testing::wait_until([&] { return bridge.log().find("reload: ") != std::string::npos; }, 10s));
+  ASSERT_NE(bridge.log().find("applied to the ingest sections"), std::string::npos) << bridge.log();
+  publisher.publish("pumps/p-1/data", R"({"device":"p-1","seq":2,"rpm":1460})");
+  publisher.wait_all();
+  KafkaConsumerForTest raw(kafka_.bootstrap(), {"raw.pumps"});
+  const auto readings = raw.consume_until(1, 30s);
+  ASSERT_EQ(readings.size(), 1u) << bridge.log();
+  EXPECT_EQ(readings[0].headers.at("archer-schema").rfind("pump@", 0), 0u);
+
+  // A changed subscription cannot be applied while running: refused, the running sections stay.
+  std::ifstream in(bridge.config_file());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  text.replace(text.find("pumps/{device}/data"), 19, "pumps/{device}/readings");
+  std::ofstream(bridge.config_file()) << text;
+  bridge.process()->kill(SIGHUP);
+  ASSERT_TRUE(archer::testing::wait_until([&] { return bridge.log().find("reload refused") != std::string::npos; }, 10s));
+  EXPECT_NE(bridge.log().find("subscriptions change only with a restart"), std::string::npos) << bridge.log();
+  publisher.publish("pumps/p-1/data", R"({"device":"p-1","seq":3,"rpm":1470})");
+  publisher.wait_all();
+  EXPECT_EQ(raw.consume_until(1, 30s).size(), 1u) << "the running sections still ingest";
+  EXPECT_EQ(bridge.stop(), 0);
 }
 
 }  // namespace

@@ -120,8 +120,11 @@ int run_bridge(const Config& config) {
       if (!reloaded.config) {
         for (const std::string& problem : reloaded.errors) log::error("bridge", "reload: {}", problem);
         log::error("bridge", "reload refused: the running configuration stays");
+      } else if (std::string problem; !ingest->reload(*reloaded.config, problem)) {
+        log::error("bridge", "reload refused: {}", problem);
       } else {
-        log::warn("bridge", "reload: {} is valid; this version applies mapping changes on restart", config.file.string());
+        log::info("bridge", "reload: {} applied to the ingest sections (actuator settings apply on restart)",
+                  config.file.string());
       }
       wait_reload();
     });

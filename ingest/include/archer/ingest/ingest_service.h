@@ -55,10 +55,14 @@ class IngestService : public DeliveryHook {
   // not delivered stays in the spool for the next start.
   void stop(std::chrono::milliseconds drain = std::chrono::seconds(30));
 
+  // SIGHUP: takes the [[ingest]] sections of `fresh` (schemas loaded again, validation settings,
+  // Kafka topics and keys) from the next spooled reading on. Subscriptions are not changed while
+  // running: when a section's name, MQTT filter, share group or QoS differs, nothing is applied
+  // and `error` says that a restart is needed.
+  bool reload(const Config& fresh, std::string& error);
+
   void log_stats() const;
   bool ready() const { return !producer_->fatal(); }
-
-  const std::vector<std::unique_ptr<SectionPipeline>>& sections() const { return sections_; }
 
   // DeliveryHook (producer's poll thread)
   void on_record_delivered(std::uint64_t sequence, RdKafka::ErrorCode err) override;
@@ -70,13 +74,25 @@ class IngestService : public DeliveryHook {
   bool replace_producer();
   void remove_acknowledged();
   SectionPipeline* section_named(std::string_view name) const;
+  void take_reloaded_sections();
+
+  // What offer() matches topics against: fixed for the process, as are the subscriptions.
+  struct Route {
+    std::string name;
+    TopicTemplate mqtt;
+  };
 
   const Config& config_;
-  std::vector<std::unique_ptr<SectionPipeline>> sections_;
+  Metrics& metrics_;
+  std::vector<Route> routes_;
+  std::vector<std::unique_ptr<SectionPipeline>> sections_;  // the drainer's; swapped under mutex_
+  std::vector<std::unique_ptr<SectionPipeline>> pending_sections_;  // from reload(), under mutex_
+  // Replaced pipelines stay alive: records they produced may still report their delivery.
+  std::vector<std::unique_ptr<SectionPipeline>> retired_sections_;
   std::unique_ptr<spool::Spool> spool_;
   std::unique_ptr<transport::KafkaProducer> producer_;  // replaced by the drainer after a fatal error
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_drainer_;
   std::vector<std::uint64_t> acknowledged_;  // sequences Kafka took (or refused for good)
   std::uint64_t in_flight_ = 0;
