@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The benchmarks (ctest label `bench`, never run by scripts/test.sh or CI): builds Release in
+# build-release/, runs the label with its output, then prints the figure lines and the machine's load.
+#
+#   ./scripts/bench.sh                 # spool_bench and ingest_bench
+#   ./scripts/bench.sh IngestBench     # only the tests whose name matches (ctest -R, case-sensitive)
+#
+# Environment:
+#   BUILD_DIR              build folder, relative to the repository root (default: build-release)
+#   JOBS                   build jobs (default: nproc)
+#   ARCHER_BENCH_RATE      ingest_bench's fixed rate, readings/s       (5000)
+#   ARCHER_BENCH_HIGH_RATE ingest_bench's high-rate case, readings/s   (15000)
+#   ARCHER_BENCH_SECONDS   how long each ingest case publishes          (20)
+# Figures depend on what else the machine runs: compare runs made on the same, otherwise idle, box.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+build_dir=${BUILD_DIR:-build-release}
+[[ "$build_dir" = /* ]] || build_dir=$PWD/$build_dir
+jobs=${JOBS:-$(nproc)}
+filter=${1:-}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "configure: $build_dir (Release)"
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+step "build: the benchmarks and the programs they run (ninja -j$jobs)"
+ninja -C "$build_dir" -j"$jobs" spool_bench ingest_bench archer-bridge archer-devsim archer-devkafka
+
+step "machine: $(nproc) cores, $(uptime)"
+log=$build_dir/bench-$(date +%Y%m%d-%H%M%S).log
+ctest_args=(--test-dir "$build_dir" -L bench -V --timeout 1800)
+[ -n "$filter" ] && ctest_args+=(-R "$filter")
+step "run: ctest ${ctest_args[*]} (full output: $log)"
+status=0
+ctest "${ctest_args[@]}" 2>&1 | tee "$log" || status=$?
+
+step "figures (load after: $(uptime | sed 's/.*load average/load average/'))"
+grep -E '^[0-9]+: (BENCH|spool_bench|baseline|spool|  |ratios|load)' "$log" | sed -E 's/^[0-9]+: //' || true
+if [ "$status" -ne 0 ]; then
+  printf '\n==> FAILED (see %s)\n' "$log" >&2
+  exit "$status"
+fi
