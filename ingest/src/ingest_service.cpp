@@ -9,6 +9,9 @@ namespace {
 
 constexpr std::size_t kReadBatch = 512;
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
+// After catching up, the drainer lets readings gather this long, so spool reads and removals and
+// producer calls come in batches rather than one LMDB transaction per reading (like linger.ms).
+constexpr auto kGather = std::chrono::milliseconds(2);
 
 bool is_purge(RdKafka::ErrorCode err) {
   return err == RdKafka::ERR__PURGE_QUEUE || err == RdKafka::ERR__PURGE_INFLIGHT;
@@ -101,7 +104,7 @@ bool IngestService::offer(const mqtt::const_message_ptr& message) {
     }
     spool_->wait_for_space(std::chrono::seconds(1));
   }
-  wake_drainer_.notify_one();
+  if (drainer_idle_.load(std::memory_order_relaxed)) wake_drainer_.notify_one();
   return true;
 }
 
@@ -182,7 +185,8 @@ void IngestService::on_record_delivered(std::uint64_t sequence, RdKafka::ErrorCo
   // Purged records are sent again by the replacement producer; any other answer is final (an error
   // other than a purge has been counted and logged with the record's id).
   if (!is_purge(err)) acknowledged_.push_back(sequence);
-  wake_drainer_.notify_one();
+  // The drainer only waits on acknowledgements when it is idle, at its in-flight limit or draining.
+  if (drainer_idle_ || stopping_ || in_flight_ + 1 >= kMaxInFlight) wake_drainer_.notify_one();
 }
 
 void IngestService::remove_acknowledged() {
@@ -254,7 +258,11 @@ void IngestService::drain_spool() {
     }
     if (batch.records.empty()) {
       std::unique_lock lock(mutex_);
-      if (acknowledged_.empty() && !stopping_) wake_drainer_.wait_for(lock, kIdleWait);
+      if (acknowledged_.empty() && !stopping_) {
+        drainer_idle_ = true;
+        wake_drainer_.wait_for(lock, kIdleWait);
+        drainer_idle_ = false;
+      }
       continue;
     }
     for (const spool::Stored& stored : batch.records) {
@@ -279,6 +287,10 @@ void IngestService::drain_spool() {
         if (producer_->fatal() || abandon_waits_) break;
         acknowledged_.push_back(stored.sequence);  // refused for good: counted and logged
       }
+    }
+    if (batch.records.size() < kReadBatch) {
+      std::unique_lock lock(mutex_);
+      wake_drainer_.wait_for(lock, kGather, [this] { return stopping_ || abandon_waits_.load(); });
     }
   }
 }

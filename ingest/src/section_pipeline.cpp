@@ -162,6 +162,7 @@ SectionPipeline::Outcome SectionPipeline::produce(transport::KafkaProducer& prod
   if (err == RdKafka::ERR_NO_ERROR) return Outcome::accepted;
   delete listener;
   counters_.in_flight->add(-1);
+  if (err == RdKafka::ERR__FATAL) return Outcome::produce_failed;  // not a loss: the next producer sends it
   counters_.delivery_failed->add();
   std::uint64_t suppressed = 0;
   if (produce_failure_log_limit_.allow(suppressed)) {

@@ -109,6 +109,9 @@ RdKafka::ErrorCode KafkaProducer::produce(const Record& record, const std::atomi
       return err;
     }
     delete headers;
+    // The fatal event reaches the poll thread a moment later: callers must know now, so that a
+    // record refused for this reason is sent again by the next producer rather than given up.
+    if (err == RdKafka::ERR__FATAL) events_.fatal = true;
     if (err != RdKafka::ERR__QUEUE_FULL || stop_waiting.load(std::memory_order_relaxed)) return err;
     // Backpressure: the queue drains as Kafka acknowledges; the poll thread serves the reports.
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -99,6 +99,7 @@ class IngestService : public DeliveryHook {
   bool stopping_ = false;
   std::chrono::steady_clock::time_point drain_deadline_;
   bool drainer_done_ = false;
+  std::atomic<bool> drainer_idle_{false};  // waiting for readings: offer() wakes it
   std::condition_variable drainer_done_cv_;
 
   std::atomic<bool> abandon_waits_{false};
