@@ -90,6 +90,7 @@ int redrive(const std::vector<std::string>& argv) {
   std::uint64_t accepted = 0;
   std::uint64_t unusable = 0;
   std::uint64_t rejected_again = 0;
+  std::uint64_t not_produced = 0;
   const std::uint64_t read = reader->read(
       [&](const RdKafka::Message& message) {
         const auto found = headers::RecordHeaders::from_kafka(const_cast<RdKafka::Message&>(message).headers());
@@ -100,12 +101,13 @@ int redrive(const std::vector<std::string>& argv) {
         }
         const auto outcome = pipeline->process(*in, *producer, 0, never);
         if (outcome == ingest::SectionPipeline::Outcome::accepted) ++accepted;
-        else ++rejected_again;
+        else if (outcome == ingest::SectionPipeline::Outcome::rejected) ++rejected_again;
+        else ++not_produced;
       },
       false, [] { return false; });
 
   const int left = producer->flush(kFlushTimeout);
-  const auto failed = pipeline->counters().delivery_failed->value();
+  const auto failed = pipeline->counters().delivery_failed->value() + not_produced;
   if (left > 0 || failed > 0) {
     std::fprintf(stderr, "archer-ctl: %d record(s) unacknowledged, %llu failed; offsets not committed, run again\n",
                  left, static_cast<unsigned long long>(failed));
