@@ -14,6 +14,7 @@
 #include "archer/schemas/command_generated.h"
 #include "archer/schemas/event_generated.h"
 #include "archer/testing/bridge.h"
+#include "archer/testing/command_writer.h"
 #include "archer/testing/test_devices.h"
 #include "archer/testing/testing.h"
 #include "figures.h"
@@ -22,6 +23,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using archer::testing::Bridge;
+using archer::testing::CommandWriter;
 using archer::testing::DevKafka;
 using archer::testing::DevKafkaOptions;
 using archer::testing::KafkaConsumerForTest;
@@ -30,46 +32,6 @@ using archer::testing::Record;
 using archer::testing::TestDevices;
 namespace cmd = archer::command;
 namespace evt = archer::event;
-
-// Writes Commands as any application would: key = device, archer-id = the command id.
-class CommandWriter {
- public:
-  explicit CommandWriter(const std::string& bootstrap) {
-    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    std::string error;
-    conf->set("bootstrap.servers", bootstrap, error);
-    conf->set("enable.idempotence", "true", error);
-    conf->set("message.timeout.ms", "0", error);
-    conf->set("reconnect.backoff.max.ms", "500", error);
-    producer_.reset(RdKafka::Producer::create(conf.get(), error));
-  }
-
-  std::string write(const std::string& device, int n) {
-    const std::string id = fmt::format("00000000-0000-7000-8000-{:06}{:06}", ::getpid() % 1000000, n);
-    const std::string value = std::to_string(n);
-    flatbuffers::FlatBufferBuilder b;
-    std::vector<flatbuffers::Offset<cmd::Arg>> args{cmd::CreateArgDirect(b, "n", value.c_str())};
-    cmd::FinishCommandBuffer(
-        b, cmd::CreateCommandDirect(b, id.c_str(), device.c_str(), "set", &args,
-                                    std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch()).count(),
-                                    0));
-    RdKafka::Headers* headers = RdKafka::Headers::create();
-    headers->add("archer-id", id);
-    const auto err = producer_->produce("cmd.valves", RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                                        b.GetBufferPointer(), b.GetSize(), device.data(), device.size(), 0, headers, nullptr);
-    EXPECT_EQ(err, RdKafka::ERR_NO_ERROR);
-    if (err != RdKafka::ERR_NO_ERROR) delete headers;
-    producer_->poll(0);
-    return id;
-  }
-  void flush(std::chrono::milliseconds timeout) {
-    EXPECT_EQ(producer_->flush(static_cast<int>(timeout.count())), RdKafka::ERR_NO_ERROR);
-  }
-
- private:
-  std::unique_ptr<RdKafka::Producer> producer_;
-};
 
 const evt::CommandOutcome* outcome_of(const Record& record) {
   flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(record.value.data()), record.value.size());
@@ -110,7 +72,7 @@ retries = 3
     const auto start = std::chrono::steady_clock::now();
     for (int n = 0; n < kCommands; ++n) {
       std::this_thread::sleep_until(start + n * 200ms);
-      ids[static_cast<std::size_t>(n)] = writer.write(fmt::format("v-{:02}", n % kDevices), n);
+      ids[static_cast<std::size_t>(n)] = writer.write(fmt::format("v-{:02}", n % kDevices), "set", {{"n", std::to_string(n)}});
       written = n + 1;
     }
   });

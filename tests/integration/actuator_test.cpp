@@ -14,6 +14,7 @@
 #include "archer/schemas/event_generated.h"
 #include "archer/schemas/transaction_generated.h"
 #include "archer/testing/bridge.h"
+#include "archer/testing/command_writer.h"
 #include "archer/testing/mqtt_client.h"
 #include "archer/testing/test_devices.h"
 #include "archer/testing/testing.h"
@@ -22,6 +23,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using archer::testing::Bridge;
+using archer::testing::CommandWriter;
 using archer::testing::DevKafka;
 using archer::testing::DevKafkaOptions;
 using archer::testing::KafkaConsumerForTest;
@@ -43,43 +45,6 @@ retries = {}
 )",
                      timeout, retries);
 }
-
-// Writes Commands the way any application would: key = device, archer-id = the command id.
-class CommandWriter {
- public:
-  explicit CommandWriter(const std::string& bootstrap) {
-    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    std::string error;
-    conf->set("bootstrap.servers", bootstrap, error);
-    conf->set("enable.idempotence", "true", error);
-    producer_.reset(RdKafka::Producer::create(conf.get(), error));
-  }
-
-  // Returns the command id.
-  std::string write(const std::string& device, const std::string& action, std::vector<std::pair<std::string, std::string>> args = {},
-                    std::int64_t deadline_ms = 0, const std::string& traceparent = "") {
-    static int counter = 0;
-    const std::string id = fmt::format("00000000-0000-7000-8000-{:012}", ++counter + 1000 * ::getpid() % 1000000);
-    flatbuffers::FlatBufferBuilder b;
-    std::vector<flatbuffers::Offset<cmd::Arg>> arg_offsets;
-    for (const auto& [name, value] : args) arg_offsets.push_back(cmd::CreateArgDirect(b, name.c_str(), value.c_str()));
-    cmd::FinishCommandBuffer(b, cmd::CreateCommandDirect(b, id.c_str(), device.c_str(), action.c_str(), &arg_offsets,
-                                                         std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                             std::chrono::system_clock::now().time_since_epoch()).count(),
-                                                         deadline_ms));
-    RdKafka::Headers* headers = RdKafka::Headers::create();
-    headers->add("archer-id", id);
-    if (!traceparent.empty()) headers->add("traceparent", traceparent);
-    const auto err = producer_->produce("cmd.valves", RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                                        b.GetBufferPointer(), b.GetSize(), device.data(), device.size(), 0, headers, nullptr);
-    EXPECT_EQ(err, RdKafka::ERR_NO_ERROR);
-    return id;
-  }
-  void flush() { EXPECT_EQ(producer_->flush(30000), RdKafka::ERR_NO_ERROR); }
-
- private:
-  std::unique_ptr<RdKafka::Producer> producer_;
-};
 
 const evt::CommandOutcome* outcome_of(const Record& record) {
   flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(record.value.data()), record.value.size());

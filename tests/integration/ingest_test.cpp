@@ -85,6 +85,27 @@ const archer::telemetry::Telemetry* verified_telemetry(const std::string& value)
   return archer::telemetry::GetTelemetry(value.data());
 }
 
+// A pump schema compiled with flatc at test time: version 1 does not know `rpm`, which the pumps
+// already send; version 2 (the fix) does.
+void compile_pump_schema(const archer::testing::TempDir& dir, bool with_rpm) {
+  std::ofstream(dir / "pump.fbs") << "namespace acme; table Pump { device: string (required); seq: ulong;"
+                                  << (with_rpm ? " rpm: uint;" : "") << " } root_type Pump; file_identifier \"PUMP\";";
+  archer::testing::Process flatc({FLATC, "-b", "--schema", "-o", dir.path().string(), (dir / "pump.fbs").string()});
+  ASSERT_EQ(flatc.wait_exit(30s), 0);
+}
+
+std::string pump_section(const std::filesystem::path& schema) {
+  return fmt::format(R"([[ingest]]
+name = "pumps"
+mqtt = "pumps/{{device}}/data"
+schema = "{}"
+formats = ["json"]
+topic = "raw.pumps"
+dead_letter = "dlq.pumps"
+)",
+                     schema.string());
+}
+
 class IngestTest : public ::testing::Test {
  protected:
   Mosquitto mqtt_;
@@ -321,23 +342,9 @@ bind = {{ station = "station" }}
 
 TEST_F(IngestTest, RedriveAfterASchemaFixTurnsYesterdaysRejectsIntoReadings) {
   archer::testing::TempDir dir("archer-redrive");
-  auto compile = [&](const std::string& fbs) {
-    std::ofstream(dir / "pump.fbs") << fbs;
-    archer::testing::Process flatc({FLATC, "-b", "--schema", "-o", dir.path().string(), (dir / "pump.fbs").string()});
-    ASSERT_EQ(flatc.wait_exit(30s), 0);
-  };
   // Version 1 does not know `rpm`, which the pumps already send.
-  compile("namespace acme; table Pump { device: string (required); seq: ulong; } root_type Pump; file_identifier \"PUMP\";");
-  const std::string sections = fmt::format(R"([[ingest]]
-name = "pumps"
-mqtt = "pumps/{{device}}/data"
-schema = "{}"
-formats = ["json"]
-topic = "raw.pumps"
-dead_letter = "dlq.pumps"
-)",
-                                           (dir / "pump.bfbs").string());
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), sections);
+  compile_pump_schema(dir, false);
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), pump_section(dir / "pump.bfbs"));
   bridge.start();
   {
     MqttClient publisher(mqtt_.uri(), "test-publisher");
@@ -358,7 +365,7 @@ dead_letter = "dlq.pumps"
   ASSERT_EQ(bridge.stop(), 0);
 
   // The fix: version 2 knows `rpm`. Redrive with the same config.
-  compile("namespace acme; table Pump { device: string (required); seq: ulong; rpm: uint; } root_type Pump; file_identifier \"PUMP\";");
+  compile_pump_schema(dir, true);
   auto redrive = [&] {
     archer::testing::Process ctl({std::string(ARCHER_BIN_DIR) + "/archer-ctl", "redrive", "dlq.pumps", "--config",
                                   bridge.config_file().string()});
@@ -384,22 +391,8 @@ dead_letter = "dlq.pumps"
 
 TEST_F(IngestTest, SighupReloadsSchemasWithoutARestartAndRefusesSubscriptionChanges) {
   archer::testing::TempDir dir("archer-reload");
-  auto compile = [&](const std::string& fbs) {
-    std::ofstream(dir / "pump.fbs") << fbs;
-    archer::testing::Process flatc({FLATC, "-b", "--schema", "-o", dir.path().string(), (dir / "pump.fbs").string()});
-    ASSERT_EQ(flatc.wait_exit(30s), 0);
-  };
-  compile("namespace acme; table Pump { device: string (required); seq: ulong; } root_type Pump; file_identifier \"PUMP\";");
-  const std::string section = fmt::format(R"([[ingest]]
-name = "pumps"
-mqtt = "pumps/{{device}}/data"
-schema = "{}"
-formats = ["json"]
-topic = "raw.pumps"
-dead_letter = "dlq.pumps"
-)",
-                                          (dir / "pump.bfbs").string());
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), section);
+  compile_pump_schema(dir, false);
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), pump_section(dir / "pump.bfbs"));
   bridge.start();
   MqttClient publisher(mqtt_.uri(), "test-publisher");
   publisher.publish("pumps/p-1/data", R"({"device":"p-1","seq":1,"rpm":1450})");
@@ -407,7 +400,7 @@ dead_letter = "dlq.pumps"
   KafkaConsumerForTest dead_letters(kafka_.bootstrap(), {"dlq.pumps"});
   ASSERT_EQ(dead_letters.consume_until(1, 30s).size(), 1u) << "version 1 rejects rpm";
 
-  compile("namespace acme; table Pump { device: string (required); seq: ulong; rpm: uint; } root_type Pump; file_identifier \"PUMP\";");
+  compile_pump_schema(dir, true);
   bridge.process()->kill(SIGHUP);
   ASSERT_TRUE(archer::testing::wait_until([&] { return bridge.log().find("reload: ") != std::string::npos; }, 10s));
   ASSERT_NE(bridge.log().find("applied to the ingest sections"), std::string::npos) << bridge.log();
