@@ -11,6 +11,7 @@
 #include "archer/core/clock.h"
 #include "archer/core/log.h"
 #include "archer/core/uuid.h"
+#include "archer/transport/kafka_headers.h"
 
 namespace archer::actuators {
 namespace {
@@ -237,7 +238,7 @@ void ActuatorGateway::consume() {
         job->partition = message.partition();
         job->offset = message.offset();
         if (message.key() != nullptr) job->key = *message.key();
-        const auto found = headers::RecordHeaders::from_kafka(const_cast<RdKafka::Message&>(message).headers());
+        const auto found = transport::headers_of(message);
         job->record_id = found.get(headers::kId);
         job->traceparent = found.get(headers::kTraceparent);
         job->raw.assign(static_cast<const std::uint8_t*>(message.payload()),

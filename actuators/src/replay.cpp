@@ -5,6 +5,7 @@
 #include "archer/core/clock.h"
 #include "archer/core/headers.h"
 #include "archer/core/log.h"
+#include "archer/transport/kafka_headers.h"
 #include "archer/transport/kafka_producer.h"
 #include "archer/transport/kafka_reader.h"
 
@@ -68,7 +69,7 @@ bool replay(const Config& config, const ActuatorSection& section, bool from_begi
         const Exchange* exchange = view.by_command(command->id);
         if (exchange != nullptr && (exchange->closed || exchange->response)) ++summary.from_log;
         else ++summary.not_executed;
-        const auto found = headers::RecordHeaders::from_kafka(const_cast<RdKafka::Message&>(message).headers());
+        const auto found = transport::headers_of(message);
         auto record_headers = headers::RecordHeaders::for_new_record(config.gateway.id);
         const std::string_view cause = found.get(headers::kId);
         record_headers.add(headers::kCausation, cause.empty() ? std::string_view(command->id) : cause);

@@ -13,6 +13,7 @@
 
 #include "archer/core/headers.h"
 #include "archer/ingest/section_pipeline.h"
+#include "archer/transport/kafka_headers.h"
 #include "archer/transport/kafka_reader.h"
 #include "args.h"
 #include "commands.h"
@@ -93,7 +94,7 @@ int redrive(const std::vector<std::string>& argv) {
   std::uint64_t not_produced = 0;
   const std::uint64_t read = reader->read(
       [&](const RdKafka::Message& message) {
-        const auto found = headers::RecordHeaders::from_kafka(const_cast<RdKafka::Message&>(message).headers());
+        const auto found = transport::headers_of(message);
         auto in = incoming_from_dead_letter(message, found);
         if (!in) {
           ++unusable;  // no archer-source: not a dead letter of ours

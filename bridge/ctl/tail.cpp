@@ -13,6 +13,7 @@
 
 #include "archer/core/headers.h"
 #include "archer/ingest/validator.h"
+#include "archer/transport/kafka_headers.h"
 #include "archer/transport/kafka_reader.h"
 #include "args.h"
 #include "commands.h"
@@ -125,7 +126,7 @@ int tail(const std::vector<std::string>& argv) {
   reader->read(
       [&](const RdKafka::Message& message) {
         if (printed >= limit) return;
-        const auto found = headers::RecordHeaders::from_kafka(const_cast<RdKafka::Message&>(message).headers());
+        const auto found = transport::headers_of(message);
         std::string headers_json;
         for (const auto& [name, value] : found.entries()) {
           headers_json += fmt::format("{}{}:{}", headers_json.empty() ? "" : ",", json_string(name), json_string(value));

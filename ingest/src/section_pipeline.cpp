@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "archer/core/clock.h"
+#include "archer/transport/kafka_headers.h"
 
 namespace archer::ingest {
 namespace {
@@ -181,7 +182,7 @@ void SectionPipeline::on_delivery(const RdKafka::Message& message, bool dead_let
   } else if (err != RdKafka::ERR__PURGE_QUEUE && err != RdKafka::ERR__PURGE_INFLIGHT) {
     // A purge is not a failure: the producer is being replaced and the record is sent again.
     counters_.delivery_failed->add();
-    const auto found = headers::RecordHeaders::from_kafka(const_cast<RdKafka::Message&>(message).headers());
+    const auto found = transport::headers_of(message);
     log::error("ingest", "{}: record {} from '{}' was not delivered to {}: {}", section_.name, found.get(headers::kId),
                found.get(headers::kSource), message.topic_name(), message.errstr());
   }

@@ -361,6 +361,10 @@ void read_actuator(TableReader& reader, ActuatorSection& section) {
     *topic = reader.string(key, true).value_or("");
     if (!topic->empty() && !is_valid_id(*topic)) reader.error(key, fmt::format("'{}' is not a valid Kafka topic name", *topic));
   }
+  section.dead_letter = reader.string("dead_letter").value_or("dlq." + section.name);
+  if (!is_valid_id(section.dead_letter)) {
+    reader.error("dead_letter", fmt::format("'{}' is not a valid Kafka topic name", section.dead_letter));
+  }
   std::string problem;
   section.request = *TopicTemplate::parse("devices/{device}/commands", problem);
   section.response = *TopicTemplate::parse("devices/{device}/responses", problem);
@@ -378,6 +382,10 @@ void read_actuator(TableReader& reader, ActuatorSection& section) {
   }
   if (auto retries = reader.integer("retries", 0, 100)) section.retries = static_cast<int>(*retries);
   if (auto concurrency = reader.integer("max_concurrent_devices", 1, 100000)) section.max_concurrent_devices = static_cast<int>(*concurrency);
+  if (auto interval = reader.duration("snapshot_interval")) {
+    if (interval->count() == 0) reader.error("snapshot_interval", "must be longer than 0ms");
+    section.snapshot_interval = *interval;
+  }
 }
 
 // Array-of-tables sections ([[ingest]], [[actuator]]): each element is read by `read`.

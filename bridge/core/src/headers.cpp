@@ -1,7 +1,5 @@
 #include "archer/core/headers.h"
 
-#include <librdkafka/rdkafkacpp.h>
-
 #include "archer/core/clock.h"
 #include "archer/core/uuid.h"
 
@@ -20,22 +18,6 @@ std::string_view RecordHeaders::get(std::string_view name) const {
     if (key == name) return value;
   }
   return {};
-}
-
-RdKafka::Headers* RecordHeaders::to_kafka() const {
-  RdKafka::Headers* out = RdKafka::Headers::create();
-  for (const auto& [key, value] : entries_) out->add(key, value.data(), value.size());
-  return out;
-}
-
-RecordHeaders RecordHeaders::from_kafka(const RdKafka::Headers* headers) {
-  RecordHeaders out;
-  if (headers == nullptr) return out;
-  for (const RdKafka::Headers::Header& header : headers->get_all()) {
-    const auto* value = static_cast<const char*>(header.value());
-    out.add(header.key(), value == nullptr ? std::string_view{} : std::string_view(value, header.value_size()));
-  }
-  return out;
 }
 
 }  // namespace archer::headers

@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "archer/core/log.h"
+#include "archer/transport/kafka_headers.h"
 
 namespace archer::transport {
 namespace {
@@ -96,7 +97,7 @@ RdKafka::ErrorCode KafkaProducer::produce(const Record& record, const std::atomi
   const std::string topic(record.topic);
   while (true) {
     // librdkafka takes ownership of the headers only when produce() succeeds.
-    RdKafka::Headers* headers = record.headers != nullptr ? record.headers->to_kafka() : nullptr;
+    RdKafka::Headers* headers = record.headers != nullptr ? to_kafka(*record.headers) : nullptr;
     const RdKafka::ErrorCode err = producer_->produce(
         topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
         const_cast<std::uint8_t*>(record.value.data()), record.value.size(), record.key.data(), record.key.size(), 0,

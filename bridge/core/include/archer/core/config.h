@@ -1,5 +1,5 @@
 #pragma once
-// The gateway's configuration (shared/CONTRACT.md, "Config"), loaded from TOML once at start and on
+// The gateway's configuration (docs/contract.md, "Config"), loaded from TOML once at start and on
 // SIGHUP. Loading is strict and collects every problem before failing: each error names the file,
 // line, column and key. Paths in the file are relative to the file's own directory.
 #include <chrono>
@@ -83,6 +83,10 @@ struct ActuatorSection {
   std::chrono::milliseconds timeout{std::chrono::seconds(5)};
   int retries = 2;
   int max_concurrent_devices = 64;
+  // Device answers that are not a valid DeviceResponse, with the reason (default "dlq.<name>").
+  std::string dead_letter;
+  // How often the gateway writes its state to snapshot.<gateway>, so a start reads only what follows.
+  std::chrono::milliseconds snapshot_interval{std::chrono::seconds(10)};
 };
 
 struct Config {

@@ -1,14 +1,11 @@
 #pragma once
-// Kafka record headers of the contract (shared/CONTRACT.md, "Kafka records"). Values are text.
+// Kafka record headers of the contract (docs/contract.md, "Kafka records"). Values are text.
+// Plain data: the conversion to and from librdkafka's header lists is in transport/kafka_headers.h.
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-namespace RdKafka {
-class Headers;
-}
 
 namespace archer::headers {
 
@@ -37,10 +34,6 @@ class RecordHeaders {
   // The first value of `name`, or empty.
   std::string_view get(std::string_view name) const;
   const std::vector<std::pair<std::string, std::string>>& entries() const { return entries_; }
-
-  // A new librdkafka header list; ownership passes to produce() on success.
-  RdKafka::Headers* to_kafka() const;
-  static RecordHeaders from_kafka(const RdKafka::Headers* headers);
 
  private:
   std::vector<std::pair<std::string, std::string>> entries_;
