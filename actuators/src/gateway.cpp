@@ -467,7 +467,11 @@ void ActuatorGateway::write_dead_letter(const Bytes& payload, std::string_view t
   pending->headers.add(headers::kErrorDetail, detail);
   if (!correlation.empty()) pending->headers.add(headers::kMqttCorrelationData, correlation);
   pending->done = [this](const Delivery& delivery) {
-    if (!delivery.ok) log::error("actuator", "{}: dead letter not written: {}", section_.name, delivery.error);
+    std::uint64_t suppressed = 0;
+    if (!delivery.ok && retry_log_.allow(suppressed)) {
+      log::error("actuator", "{}: dead letter not written: {} ({} more since the last line)", section_.name,
+                 delivery.error, suppressed);
+    }
   };
   produce(std::move(pending));
 }

@@ -66,11 +66,13 @@ GatewayProtocol::~GatewayProtocol() {
 }
 
 template <class... Args>
-void GatewayProtocol::warn_limited(log::RateLimit& limit, fmt::format_string<Args...> text, Args&&... args) {
+void GatewayProtocol::log_limited(log::RateLimit& limit, log::Level level, fmt::format_string<Args...> text,
+                                  Args&&... args) {
   std::uint64_t suppressed = 0;
-  if (!limit.allow(suppressed)) return;
-  log::warn("actuator", "{}: {} ({} similar lines suppressed)", section_.name,
-            fmt::format(text, std::forward<Args>(args)...), suppressed);
+  if (level < log::level() || !limit.allow(suppressed)) return;
+  log::write(level, "actuator",
+             fmt::format("{}: {} ({} similar lines suppressed)", section_.name, fmt::format(text, std::forward<Args>(args)...),
+                         suppressed));
 }
 
 void GatewayProtocol::restore(TransactionView view, LogOffsets transactions, LogOffsets events,
@@ -97,7 +99,7 @@ void GatewayProtocol::on_command(std::shared_ptr<Job> job) {
   if (!job->command || job->command->device.empty()) {
     counters_.invalid_commands->add();
     const std::string why = job->command ? "its device is empty" : job->invalid;
-    warn_limited(invalid_command_log_, "record at {}:{} is not a valid Command ({}); outcome FAILED",
+    log_limited(invalid_command_log_, log::Level::warn, "record at {}:{} is not a valid Command ({}); outcome FAILED",
                  job->position.partition, job->position.offset, why);
     const CommandId id = job->command ? job->command->id : CommandId(job->record_id);
     emit_outcome(job, encode(Outcome{id, {}, DeviceId(job->key), OutcomeStatus::FAILED, {}, 0,
@@ -151,8 +153,8 @@ void GatewayProtocol::begin(const std::shared_ptr<Job>& job) {
     interaction->max_attempts =
         std::max<std::uint32_t>(static_cast<std::uint32_t>(section_.retries) + 1, existing->attempts + 1);
     interactions_[interaction->id] = interaction;
-    log::info("actuator", "{}: resuming interaction {} of command {} (attempt {})", section_.name, interaction->id,
-              command.id, existing->attempts);
+    log_limited(progress_log_, log::Level::info, "resuming interaction {} of command {} (attempt {})", interaction->id,
+                command.id, existing->attempts);
     if (existing->response) {
       interaction->response = *existing->response;
       const auto response = decode_device_response(interaction->response);
@@ -194,8 +196,8 @@ void GatewayProtocol::wait_until_reachable(const std::shared_ptr<Interaction>& i
                           ? std::chrono::milliseconds(std::max<std::int64_t>(0, command.deadline_ms - effects_.now_ms()))
                           : section_.timeout * static_cast<int>(interaction->max_attempts);
   interaction->timer->start(budget, [this, interaction, attempt = interaction->attempt] { on_timeout(interaction, attempt); });
-  log::info("actuator", "{}: {} is offline; command {} waits", section_.name,
-            effects_.session_up() ? "device " + command.device.str() : std::string("the MQTT session"), command.id);
+  log_limited(progress_log_, log::Level::info, "{} is offline; command {} waits",
+              effects_.session_up() ? "device " + command.device.str() : std::string("the MQTT session"), command.id);
 }
 
 void GatewayProtocol::send_attempt(const std::shared_ptr<Interaction>& interaction) {
@@ -259,7 +261,7 @@ void GatewayProtocol::on_device_online(const DeviceId& device) {
 void GatewayProtocol::reject_response(const std::string& topic, const std::string& correlation, const Bytes& payload,
                                       const std::string& why) {
   counters_.invalid_responses->add();
-  warn_limited(response_log_, "message on {} is not a valid DeviceResponse: {}; sent to {}", topic, why,
+  log_limited(response_log_, log::Level::warn, "message on {} is not a valid DeviceResponse: {}; sent to {}", topic, why,
                section_.dead_letter);
   effects_.write_dead_letter(payload, topic, why, correlation);
   // An answer the gateway can pin to a live interaction closes it at once, with the reason.
@@ -287,7 +289,7 @@ void GatewayProtocol::on_response(const std::string& topic, const std::string& c
   const Exchange* exchange = view_.by_interaction(id);
   if (exchange == nullptr) {
     counters_.unmatched_responses->add();
-    warn_limited(response_log_, "response on {} for unknown interaction '{}'", topic, id);
+    log_limited(response_log_, log::Level::warn, "response on {} for unknown interaction '{}'", topic, id);
     return;
   }
   // Not live. The first answer to an interaction that is open in the log but not resumed yet (it
@@ -351,8 +353,9 @@ void GatewayProtocol::emit_outcome(const std::shared_ptr<Job>& job, Bytes outcom
     note_written(events_written_, delivery);
     if (!delivery.ok) {
       counters_.outcomes_lost->add();
-      log::error("actuator", "{}: the event log refused the outcome of the command at {}:{} for good ({}); it is given up",
-                 section_.name, job->position.partition, job->position.offset, delivery.error);
+      log_limited(refused_log_, log::Level::error,
+                  "the event log refused the outcome of the command at {}:{} for good ({}); it is given up",
+                  job->position.partition, job->position.offset, delivery.error);
       finish(job);
       return;
     }
@@ -418,12 +421,8 @@ void GatewayProtocol::record(const std::shared_ptr<Interaction>& interaction, Ph
                                note_written(transactions_written_, delivery);
                                if (!delivery.ok) {
                                  counters_.records_refused->add();
-                                 std::uint64_t suppressed = 0;
-                                 if (refused_log_.allow(suppressed)) {
-                                   log::error("actuator", "{}: {} to {} refused for good: {} ({} more)", section_.name,
-                                              protocol::name_of(phase), section_.transactions, delivery.error,
-                                              suppressed);
-                                 }
+                                 log_limited(refused_log_, log::Level::error, "{} to {} refused for good: {}",
+                                             protocol::name_of(phase), section_.transactions, delivery.error);
                                }
                                if (done) done(delivery.ok, delivery.error);
                              });

@@ -24,6 +24,8 @@
 namespace {
 
 using namespace std::chrono_literals;
+using archer::faults::http_head;
+using archer::faults::scrape;
 using archer::testing::Bridge;
 using archer::testing::CommandWriter;
 using archer::testing::DevKafka;
@@ -49,17 +51,6 @@ events = "evt.valves"
 timeout = "2s"
 retries = 2
 )";
-
-// Keys before the first table header land in the generated [spool] table.
-std::string http_head(std::uint16_t port, const std::string& spool_keys = "") {
-  return fmt::format("{}\n[http]\nlisten = \"127.0.0.1:{}\"\n\n", spool_keys, port);
-}
-
-std::optional<double> scrape(std::uint16_t port, const std::string& metric) {
-  const auto body = archer::faults::http_get(port, "/metrics");
-  if (!body) return std::nullopt;
-  return archer::faults::metric_value(*body, metric);
-}
 
 class ActuatorFaults : public ::testing::Test {
  protected:

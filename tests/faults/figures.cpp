@@ -176,6 +176,16 @@ std::optional<std::string> http_get(std::uint16_t port, const std::string& path,
   return std::move(response->body);
 }
 
+std::optional<double> scrape(std::uint16_t port, const std::string& metric) {
+  const auto body = http_get(port, "/metrics");
+  if (!body) return std::nullopt;
+  return metric_value(*body, metric);
+}
+
+std::string http_head(std::uint16_t port, const std::string& spool_keys) {
+  return fmt::format("{}\n[http]\nlisten = \"127.0.0.1:{}\"\n\n", spool_keys, port);
+}
+
 std::optional<double> metric_value(const std::string& text, const std::string& name) {
   std::istringstream in(text);
   std::string line;

@@ -120,6 +120,11 @@ std::optional<HttpResponse> http_request(std::uint16_t port, const std::string& 
 // GET http://127.0.0.1:<port><path>; the body, or nullopt (connection refused, timeout, not 200).
 std::optional<std::string> http_get(std::uint16_t port, const std::string& path,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(2));
+// The sum of a metric on the bridge's /metrics at `port`, or nullopt (not served, or absent).
+std::optional<double> scrape(std::uint16_t port, const std::string& metric);
+// Config lines that put `spool_keys` into the harness's [spool] table (keys before the first table
+// header land there) and /metrics, /readyz on 127.0.0.1:<port>; the sections follow.
+std::string http_head(std::uint16_t port, const std::string& spool_keys = "");
 // Sum of every sample of a Prometheus metric (all label sets), or nullopt when it is absent.
 std::optional<double> metric_value(const std::string& prometheus_text, const std::string& name);
 

@@ -37,6 +37,8 @@ using archer::faults::LoadOptions;
 using archer::faults::LoadReport;
 using archer::faults::RssSampler;
 using archer::faults::env_long;
+using archer::faults::http_head;
+using archer::faults::scrape;
 using archer::testing::Bridge;
 using archer::testing::DevKafka;
 using archer::testing::DevKafkaOptions;
@@ -85,17 +87,6 @@ void wait_for_acks(const Load& load, std::uint64_t count, std::chrono::seconds t
       << load.log();
 }
 
-std::string metrics_head(std::uint16_t port, const std::string& spool_keys) {
-  // Keys before the first table header land in the generated [spool] table.
-  return fmt::format("{}\n[http]\nlisten = \"127.0.0.1:{}\"\n\n", spool_keys, port);
-}
-
-std::optional<double> scrape(std::uint16_t port, const std::string& metric) {
-  const auto body = archer::faults::http_get(port, "/metrics");
-  if (!body) return std::nullopt;
-  return archer::faults::metric_value(*body, metric);
-}
-
 class Faults : public ::testing::Test {
  protected:
   Mosquitto mqtt_;
@@ -108,7 +99,7 @@ class Faults : public ::testing::Test {
   std::unique_ptr<Bridge> start_with_small_spool(std::string_view on_full, std::uint16_t port) {
     auto bridge = std::make_unique<Bridge>(
         mqtt_.uri(), kafka_.bootstrap(),
-        metrics_head(port, fmt::format("max_size = \"1MiB\"\non_full = \"{}\"", on_full)) +
+        http_head(port, fmt::format("max_size = \"1MiB\"\non_full = \"{}\"", on_full)) +
             archer::faults::telemetry_section());
     bridge->start();
     rss_.watch(bridge->process()->pid());
@@ -422,7 +413,7 @@ TEST_F(Faults, FatalProducerError) {
   const long after = env_long("ARCHER_FATAL_AFTER", 5000);
   // The Bridge helper writes the config; the process is started here, with the hook's variable.
   const std::uint16_t port = archer::testing::free_port();
-  Bridge config(mqtt_.uri(), kafka_.bootstrap(), metrics_head(port, "") + archer::faults::telemetry_section());
+  Bridge config(mqtt_.uri(), kafka_.bootstrap(), http_head(port, "") + archer::faults::telemetry_section());
   archer::testing::TempDir dir("archer-fatal");
   const auto log_file = dir / "bridge.log";
   archer::testing::Process bridge(

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "archer/testing/mqtt_client.h"
 #include "archer/testing/testing.h"
+#include "archer/transport/mqtt_session.h"
 
 namespace {
 
@@ -123,6 +125,49 @@ TEST(Mqtt, PersistentSessionGetsMessagesPublishedWhileAway) {
     EXPECT_EQ(received->get_qos(), 1);
   }
   subscriber->disconnect()->wait_for(5s);
+}
+
+}  // namespace
+
+namespace {
+
+// The gateway's own session: pausing intake disconnects and keeps the session, so what is published
+// meanwhile is queued by the broker and arrives after resume_intake(), nothing lost.
+TEST(MqttSession, PausedIntakeIsQueuedByTheBrokerAndArrivesOnResume) {
+  Mosquitto broker;
+  archer::MqttConfig config;
+  config.uri = broker.uri();
+  config.client_id = unique_name("session");
+  archer::transport::MqttSession session(config);
+  session.add_subscription("archer/pause/#", 1);
+  std::mutex mutex;
+  std::vector<std::string> received;
+  session.set_message_handler([&](const mqtt::const_message_ptr& message) {
+    std::lock_guard lock(mutex);
+    received.push_back(message->get_payload_str());
+  });
+  session.start();
+  ASSERT_TRUE(session.wait_connected(10s));
+  EXPECT_THROW(session.add_ready_listener([] {}), std::logic_error) << "listeners are fixed once started";
+
+  session.pause_intake();
+  ASSERT_TRUE(archer::testing::wait_until([&] { return !session.connected(); }, 10s, 20ms));
+  archer::testing::MqttClient publisher(broker.uri(), unique_name("publisher"));
+  for (int n = 0; n < 10; ++n) publisher.publish("archer/pause/t", std::to_string(n));
+  publisher.wait_all();
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_TRUE(received.empty()) << "delivered while paused";
+  }
+  session.resume_intake();
+  ASSERT_TRUE(archer::testing::wait_until(
+      [&] {
+        std::lock_guard lock(mutex);
+        return received.size() >= 10;
+      },
+      15s, 20ms));
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(received, (std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}));
 }
 
 }  // namespace

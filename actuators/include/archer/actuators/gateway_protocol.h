@@ -154,8 +154,9 @@ class GatewayProtocol {
               std::string detail, std::function<void(bool ok, const std::string& error)> done = {});
   RecordContext context_of(const Job& job, std::string_view source = {}) const;
   void note_written(LogOffsets& cover, const Delivery& delivery);
+  // Lines that can come once per command or answer: at most one per interval per kind.
   template <class... Args>
-  void warn_limited(log::RateLimit& limit, fmt::format_string<Args...> text, Args&&... args);
+  void log_limited(log::RateLimit& limit, log::Level level, fmt::format_string<Args...> text, Args&&... args);
 
   const ActuatorSection& section_;
   ProtocolEffects& effects_;
