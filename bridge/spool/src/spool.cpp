@@ -23,85 +23,13 @@ namespace archer::spool {
 namespace {
 
 constexpr std::string_view kComponent = "spool";
-constexpr std::uint8_t kFormatVersion = 1;
-constexpr std::uint64_t kKeySize = 8;
 constexpr std::uint64_t kMapHeadroom = std::uint64_t{64} << 20;
 constexpr std::size_t kRemoveChunk = 16384;
 constexpr std::uint64_t kNoLimit = std::numeric_limits<std::uint64_t>::max();
-constexpr std::uint32_t kMaxField = std::numeric_limits<std::uint32_t>::max();
 // The highest sequence ever used lives under a 1-byte key in the same (unnamed) database: it sorts
 // before every 8-byte record key. (A named database would cost one more page write per commit,
 // about 2 us of the 8 us an append takes.)
 constexpr unsigned char kLastSequenceKey = 0;
-
-// ---- record encoding ----
-
-void put_u32(std::string& out, std::uint32_t v) {
-  std::array<char, 4> b{};
-  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xffU);
-  out.append(b.data(), b.size());
-}
-
-void put_u64(std::string& out, std::uint64_t v) {
-  std::array<char, 8> b{};
-  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xffU);
-  out.append(b.data(), b.size());
-}
-
-void put_str(std::string& out, std::string_view s) {
-  put_u32(out, static_cast<std::uint32_t>(s.size()));
-  out.append(s);
-}
-
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-  bool u8(std::uint8_t& v) {
-    if (remaining() < 1) return false;
-    v = static_cast<std::uint8_t>(bytes_[pos_++]);
-    return true;
-  }
-  bool u32(std::uint32_t& v) {
-    if (remaining() < 4) return false;
-    v = 0;
-    for (std::size_t i = 0; i < 4; ++i) v |= std::uint32_t{static_cast<std::uint8_t>(bytes_[pos_ + i])} << (8 * i);
-    pos_ += 4;
-    return true;
-  }
-  bool u64(std::uint64_t& v) {
-    if (remaining() < 8) return false;
-    v = 0;
-    for (std::size_t i = 0; i < 8; ++i) v |= std::uint64_t{static_cast<std::uint8_t>(bytes_[pos_ + i])} << (8 * i);
-    pos_ += 8;
-    return true;
-  }
-  bool str(std::string& s) {
-    std::uint32_t n = 0;
-    if (!u32(n) || remaining() < n) return false;
-    s.assign(bytes_.substr(pos_, n));
-    pos_ += n;
-    return true;
-  }
-  std::size_t remaining() const { return bytes_.size() - pos_; }
-
- private:
-  std::string_view bytes_;
-  std::size_t pos_ = 0;
-};
-
-std::uint64_t value_size(const SpoolRecord& r) {
-  std::uint64_t n = 1 + 1 + 8 + 4 * 4 + r.route.size() + r.topic.size() + r.content_type.size() + r.payload.size() + 4;
-  for (const auto& [name, value] : r.user_properties) n += 8 + name.size() + value.size();
-  return n;
-}
-
-bool encodable(const SpoolRecord& r) {
-  auto fits = [](std::string_view s) { return s.size() <= kMaxField; };
-  if (!fits(r.route) || !fits(r.topic) || !fits(r.content_type) || !fits(r.payload)) return false;
-  if (r.user_properties.size() > kMaxField || r.qos > 2) return false;
-  return std::all_of(r.user_properties.begin(), r.user_properties.end(),
-                     [&](const auto& p) { return fits(p.first) && fits(p.second); });
-}
 
 // ---- LMDB helpers ----
 
@@ -133,7 +61,9 @@ int cursor_record_from(MDB_cursor* cursor, std::uint64_t sequence, MDB_val& key,
   return mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
 }
 
-int cursor_first_record(MDB_cursor* cursor, MDB_val& key, MDB_val& value) { return cursor_record_from(cursor, 1, key, value); }
+int cursor_first_record(MDB_cursor* cursor, MDB_val& key, MDB_val& value) {
+  return cursor_record_from(cursor, 1, key, value);
+}
 
 std::string lmdb_error(int rc) { return mdb_strerror(rc); }
 
@@ -185,49 +115,6 @@ class Cursor {
 
 }  // namespace
 
-std::string encode_record(const SpoolRecord& r) {
-  std::string out;
-  out.reserve(static_cast<std::size_t>(value_size(r)));
-  out.push_back(static_cast<char>(kFormatVersion));
-  out.push_back(static_cast<char>((r.qos & 0x3U) | (r.retained ? 0x4U : 0U)));
-  put_u64(out, static_cast<std::uint64_t>(r.received_ms));
-  put_str(out, r.route);
-  put_str(out, r.topic);
-  put_str(out, r.content_type);
-  put_u32(out, static_cast<std::uint32_t>(r.user_properties.size()));
-  for (const auto& [name, value] : r.user_properties) {
-    put_str(out, name);
-    put_str(out, value);
-  }
-  put_str(out, r.payload);
-  return out;
-}
-
-bool decode_record(std::string_view bytes, SpoolRecord& out) {
-  Reader in(bytes);
-  std::uint8_t version = 0;
-  std::uint8_t flags = 0;
-  std::uint64_t received = 0;
-  std::uint32_t properties = 0;
-  SpoolRecord r;
-  if (!in.u8(version) || version != kFormatVersion) return false;
-  if (!in.u8(flags) || (flags & ~0x7U) != 0 || (flags & 0x3U) == 3) return false;
-  if (!in.u64(received) || !in.str(r.route) || !in.str(r.topic) || !in.str(r.content_type)) return false;
-  if (!in.u32(properties) || properties > in.remaining() / 8) return false;
-  r.user_properties.resize(properties);
-  for (auto& [name, value] : r.user_properties) {
-    if (!in.str(name) || !in.str(value)) return false;
-  }
-  if (!in.str(r.payload) || in.remaining() != 0) return false;
-  r.qos = static_cast<std::uint8_t>(flags & 0x3U);
-  r.retained = (flags & 0x4U) != 0;
-  r.received_ms = static_cast<std::int64_t>(received);
-  out = std::move(r);
-  return true;
-}
-
-std::uint64_t stored_size(const SpoolRecord& record) { return kKeySize + value_size(record); }
-
 // ---- Spool ----
 
 struct Spool::Impl {
@@ -246,7 +133,7 @@ struct Spool::Impl {
   std::atomic<std::uint64_t> dropped{0};
   // Records up to this sequence were handed out by claim_from(): drop_oldest leaves them alone.
   std::atomic<std::uint64_t> claimed{0};
-  std::atomic<std::uint64_t> claimed_bytes{0};  // stored bytes of claimed records not yet removed
+  std::atomic<std::uint64_t> claimed_bytes{0};          // stored bytes of claimed records not yet removed
   std::atomic<std::uint64_t> map_full_limit{kNoLimit};  // lowered when LMDB's map fills first
   std::atomic<std::uint64_t> last_refused{0};
 
@@ -388,8 +275,8 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
   const std::uint64_t max_u64 = std::numeric_limits<std::uint64_t>::max();
   const std::uint64_t map_size =
       config.max_size > (max_u64 - kMapHeadroom) / 2 ? max_u64 : config.max_size * 2 + kMapHeadroom;
-  const auto map_size_t = static_cast<std::size_t>(
-      std::min<std::uint64_t>(map_size, std::numeric_limits<std::size_t>::max() / 2));
+  const auto map_size_t =
+      static_cast<std::size_t>(std::min<std::uint64_t>(map_size, std::numeric_limits<std::size_t>::max() / 2));
   unsigned flags = MDB_NOTLS;
   if (options.sync_interval.count() > 0) flags |= MDB_NOSYNC;
   if ((rc = mdb_env_set_mapsize(env, map_size_t)) != MDB_SUCCESS ||
@@ -412,7 +299,8 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
   {
     Txn txn;
     Cursor cursor;
-    if ((rc = txn.begin(env, MDB_RDONLY)) != MDB_SUCCESS || (rc = cursor.open(txn.get(), impl->records)) != MDB_SUCCESS) {
+    if ((rc = txn.begin(env, MDB_RDONLY)) != MDB_SUCCESS ||
+        (rc = cursor.open(txn.get(), impl->records)) != MDB_SUCCESS) {
       error = fmt::format("spool {}: cannot read: {}", dir, lmdb_error(rc));
       return nullptr;
     }
@@ -422,12 +310,12 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
     std::uint64_t count = 0;
     for (rc = cursor_first_record(cursor.get(), key, value); rc == MDB_SUCCESS;
          rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_NEXT)) {
-      if (key.mv_size != kKeySize) {
+      if (key.mv_size != kStoredKeySize) {
         error = fmt::format("spool {}: corrupt: a key of {} bytes", dir, key.mv_size);
         return nullptr;
       }
       last = key_value(key);
-      bytes += kKeySize + value.mv_size;
+      bytes += kStoredKeySize + value.mv_size;
       ++count;
     }
     if (rc != MDB_NOTFOUND) {
@@ -436,7 +324,7 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
     }
     MDB_val meta_key = last_sequence_key();
     rc = mdb_get(txn.get(), impl->records, &meta_key, &value);
-    if (rc == MDB_SUCCESS && value.mv_size == kKeySize) {
+    if (rc == MDB_SUCCESS && value.mv_size == kStoredKeySize) {
       last = std::max(last, key_value(value));
     } else if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS) {
       error = fmt::format("spool {}: corrupt or unreadable: {}", dir, lmdb_error(rc));
@@ -450,8 +338,7 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
   if (options.metrics != nullptr) {
     Metrics& m = *options.metrics;
     impl->appended_total = &m.counter("archer_spool_appended_total", "Records appended to the spool");
-    impl->dropped_total =
-        &m.counter("archer_spool_dropped_total", "Records deleted unsent by on_full = drop_oldest");
+    impl->dropped_total = &m.counter("archer_spool_dropped_total", "Records deleted unsent by on_full = drop_oldest");
     impl->full_total = &m.counter("archer_spool_full_total", "Appends refused because the spool was full");
     impl->errors_total = &m.counter("archer_spool_errors_total", "Spool storage errors (LMDB, fsync)");
     impl->corrupt_total = &m.counter("archer_spool_corrupt_total", "Spool records that did not decode");
@@ -464,8 +351,8 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
     Impl* p = impl.get();
     impl->sync_thread = std::thread([p] { p->sync_loop(); });
   }
-  log::info(kComponent, "opened {}: {} records, {} bytes, next sequence {}, sync every {} ms", dir,
-            impl->count.load(), impl->bytes.load(), impl->next_sequence.load(), options.sync_interval.count());
+  log::info(kComponent, "opened {}: {} records, {} bytes, next sequence {}, sync every {} ms", dir, impl->count.load(),
+            impl->bytes.load(), impl->next_sequence.load(), options.sync_interval.count());
   return std::unique_ptr<Spool>(new Spool(std::move(impl)));
 }
 
@@ -487,7 +374,7 @@ AppendResult Spool::append_batch(std::span<const SpoolRecord> records) {
       return {SpoolStatus::error, 0, 0, 0, "record not encodable (qos > 2 or a field over 4 GiB)"};
     }
     values.push_back(encode_record(r));
-    total += kKeySize + values.back().size();
+    total += kStoredKeySize + values.back().size();
   }
   return impl_->append_encoded(values, total);
 }
@@ -526,7 +413,7 @@ AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::
       while (rc == MDB_SUCCESS && used - dropped_bytes + total > cap) {
         rc = cursor_record_from(cursor.get(), claimed.load() + 1, key, value);
         if (rc != MDB_SUCCESS) break;
-        const std::uint64_t size = kKeySize + value.mv_size;
+        const std::uint64_t size = kStoredKeySize + value.mv_size;
         rc = mdb_cursor_del(cursor.get(), 0);
         if (rc == MDB_SUCCESS) {
           ++dropped_records;
@@ -559,8 +446,8 @@ AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::
       // the limit (7/8 of it, for hysteresis) until the spool empties, and decide again.
       txn.abort();
       map_full_limit.store(used - used / 8);
-      fail("{}: LMDB map full at {} stored bytes; limit lowered to {} until the spool empties",
-           config.dir.string(), used, used - used / 8);
+      fail("{}: LMDB map full at {} stored bytes; limit lowered to {} until the spool empties", config.dir.string(),
+           used, used - used / 8);
       continue;
     }
     if (rc != MDB_SUCCESS) {
@@ -673,7 +560,7 @@ RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) 
       continue;
     }
     if (rc != MDB_SUCCESS) break;
-    const std::uint64_t size = kKeySize + value.mv_size;
+    const std::uint64_t size = kStoredKeySize + value.mv_size;
     rc = mdb_cursor_del(cursor.get(), 0);
     if (rc == MDB_SUCCESS) {
       ++removed;

@@ -58,62 +58,6 @@ class SpoolTest : public ::testing::Test {
   SpoolConfig config_;
 };
 
-// ---- record encoding ----
-
-TEST(SpoolCodec, RoundTripsEmptyPayload) {
-  SpoolRecord r;
-  r.topic = "a";
-  SpoolRecord out;
-  ASSERT_TRUE(decode_record(encode_record(r), out));
-  EXPECT_EQ(out, r);
-  EXPECT_TRUE(out.payload.empty());
-}
-
-TEST(SpoolCodec, RoundTripsBinaryPayloadWithNuls) {
-  SpoolRecord r = reading(1);
-  r.payload.assign("\0\x01\xff\0binary\0", 12);
-  r.qos = 2;
-  r.retained = true;
-  r.received_ms = -5;
-  SpoolRecord out;
-  ASSERT_TRUE(decode_record(encode_record(r), out));
-  EXPECT_EQ(out, r);
-  EXPECT_EQ(out.payload.size(), 12U);
-}
-
-TEST(SpoolCodec, RoundTripsHundredUserPropertiesInOrderWithRepeats) {
-  SpoolRecord r = reading(2);
-  r.user_properties.clear();
-  for (int i = 0; i < 100; ++i) r.user_properties.emplace_back("name-" + std::to_string(i % 10), std::string(static_cast<std::size_t>(i), 'v'));
-  SpoolRecord out;
-  ASSERT_TRUE(decode_record(encode_record(r), out));
-  EXPECT_EQ(out, r);
-  EXPECT_EQ(out.user_properties.size(), 100U);
-}
-
-TEST(SpoolCodec, RoundTripsUtf8Topic) {
-  SpoolRecord r = reading(3);
-  r.topic = "geräte/温度計/😀/telemetry";
-  r.route = "télémétrie";
-  SpoolRecord out;
-  ASSERT_TRUE(decode_record(encode_record(r), out));
-  EXPECT_EQ(out, r);
-  EXPECT_EQ(stored_size(r), 8 + encode_record(r).size());
-}
-
-TEST(SpoolCodec, RejectsTruncatedTrailingAndUnknown) {
-  const std::string bytes = encode_record(reading(4));
-  SpoolRecord out;
-  for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(decode_record(bytes.substr(0, n), out)) << n;
-  EXPECT_FALSE(decode_record(bytes + '\0', out));
-  std::string bad_version = bytes;
-  bad_version[0] = 2;
-  EXPECT_FALSE(decode_record(bad_version, out));
-  std::string bad_qos = bytes;
-  bad_qos[1] = 3;
-  EXPECT_FALSE(decode_record(bad_qos, out));
-}
-
 // ---- the store ----
 
 TEST_F(SpoolTest, FifoOrderAndRestartKeepsRecordsAndSequence) {
