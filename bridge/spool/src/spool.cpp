@@ -1,3 +1,5 @@
+// The store: the FIFO of records on LMDB, claims, drop_oldest and the sync thread (contract in
+// spool.h). The bytes of a record are record_format.cpp's business, LMDB's handles lmdb_handles.h's.
 #include "archer/spool/spool.h"
 
 #include <fcntl.h>
@@ -18,9 +20,12 @@
 
 #include "archer/core/log.h"
 #include "archer/core/metrics.h"
+#include "lmdb_handles.h"
 
 namespace archer::spool {
 namespace {
+
+using lmdb::Txn;
 
 constexpr std::string_view kComponent = "spool";
 constexpr std::uint64_t kMapHeadroom = std::uint64_t{64} << 20;
@@ -31,7 +36,7 @@ constexpr std::uint64_t kNoLimit = std::numeric_limits<std::uint64_t>::max();
 // about 2 us of the 8 us an append takes.)
 constexpr unsigned char kLastSequenceKey = 0;
 
-// ---- LMDB helpers ----
+// ---- keys: big-endian sequences, so LMDB's byte order is sequence order ----
 
 std::array<unsigned char, 8> key_bytes(std::uint64_t sequence) {
   std::array<unsigned char, 8> k{};
@@ -53,7 +58,6 @@ MDB_val last_sequence_key() {
   return MDB_val{1, &key};
 }
 
-// Positions the cursor on the oldest record (skipping the last-sequence key).
 // Positions on the first record whose sequence is >= `sequence`.
 int cursor_record_from(MDB_cursor* cursor, std::uint64_t sequence, MDB_val& key, MDB_val& value) {
   auto k = key_bytes(sequence);
@@ -61,57 +65,10 @@ int cursor_record_from(MDB_cursor* cursor, std::uint64_t sequence, MDB_val& key,
   return mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
 }
 
+// Positions on the oldest record (skipping the last-sequence key).
 int cursor_first_record(MDB_cursor* cursor, MDB_val& key, MDB_val& value) {
   return cursor_record_from(cursor, 1, key, value);
 }
-
-std::string lmdb_error(int rc) { return mdb_strerror(rc); }
-
-struct EnvDeleter {
-  void operator()(MDB_env* env) const noexcept { mdb_env_close(env); }
-};
-using EnvPtr = std::unique_ptr<MDB_env, EnvDeleter>;
-
-// A transaction that aborts unless committed.
-class Txn {
- public:
-  Txn() = default;
-  ~Txn() { abort(); }
-  Txn(const Txn&) = delete;
-  Txn& operator=(const Txn&) = delete;
-  int begin(MDB_env* env, unsigned flags) { return mdb_txn_begin(env, nullptr, flags, &txn_); }
-  int commit() {
-    const int rc = mdb_txn_commit(txn_);
-    txn_ = nullptr;
-    return rc;
-  }
-  void abort() {
-    if (txn_ != nullptr) mdb_txn_abort(txn_);
-    txn_ = nullptr;
-  }
-  MDB_txn* get() const { return txn_; }
-
- private:
-  MDB_txn* txn_ = nullptr;
-};
-
-class Cursor {
- public:
-  Cursor() = default;
-  ~Cursor() { close(); }
-  // A write transaction frees its cursors when it ends: close before commit.
-  void close() {
-    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
-    cursor_ = nullptr;
-  }
-  Cursor(const Cursor&) = delete;
-  Cursor& operator=(const Cursor&) = delete;
-  int open(MDB_txn* txn, MDB_dbi dbi) { return mdb_cursor_open(txn, dbi, &cursor_); }
-  MDB_cursor* get() const { return cursor_; }
-
- private:
-  MDB_cursor* cursor_ = nullptr;
-};
 
 }  // namespace
 
@@ -120,7 +77,7 @@ class Cursor {
 struct Spool::Impl {
   SpoolConfig config;
   SpoolOptions options;
-  EnvPtr env;
+  lmdb::EnvPtr env;
   MDB_dbi records = 0;
   int lock_fd = -1;
 
@@ -198,7 +155,7 @@ struct Spool::Impl {
     if (target == synced.load()) return true;
     const int rc = mdb_env_sync(env.get(), 1);
     if (rc != MDB_SUCCESS) {
-      fail("fsync of {} failed: {}", config.dir.string(), lmdb_error(rc));
+      fail("fsync of {} failed: {}", config.dir.string(), lmdb::error_text(rc));
       return false;
     }
     synced.store(target);
@@ -266,7 +223,7 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
   MDB_env* raw = nullptr;
   int rc = mdb_env_create(&raw);
   if (rc != MDB_SUCCESS) {
-    error = fmt::format("spool {}: mdb_env_create: {}", dir, lmdb_error(rc));
+    error = fmt::format("spool {}: mdb_env_create: {}", dir, lmdb::error_text(rc));
     return nullptr;
   }
   impl->env.reset(raw);
@@ -281,7 +238,7 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
   if (options.sync_interval.count() > 0) flags |= MDB_NOSYNC;
   if ((rc = mdb_env_set_mapsize(env, map_size_t)) != MDB_SUCCESS ||
       (rc = mdb_env_open(env, dir.c_str(), flags, 0600)) != MDB_SUCCESS) {
-    error = fmt::format("spool {}: cannot open LMDB environment: {}", dir, lmdb_error(rc));
+    error = fmt::format("spool {}: cannot open LMDB environment: {}", dir, lmdb::error_text(rc));
     return nullptr;
   }
 
@@ -291,25 +248,23 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
     if ((rc = txn.begin(env, 0)) != MDB_SUCCESS ||
         (rc = mdb_dbi_open(txn.get(), nullptr, 0, &impl->records)) != MDB_SUCCESS ||
         (rc = txn.commit()) != MDB_SUCCESS) {
-      error = fmt::format("spool {}: cannot open databases: {}", dir, lmdb_error(rc));
+      error = fmt::format("spool {}: cannot open databases: {}", dir, lmdb::error_text(rc));
       return nullptr;
     }
   }
   std::uint64_t last = 0;
   {
     Txn txn;
-    Cursor cursor;
-    if ((rc = txn.begin(env, MDB_RDONLY)) != MDB_SUCCESS ||
-        (rc = cursor.open(txn.get(), impl->records)) != MDB_SUCCESS) {
-      error = fmt::format("spool {}: cannot read: {}", dir, lmdb_error(rc));
+    if ((rc = txn.begin(env, MDB_RDONLY)) != MDB_SUCCESS || (rc = txn.open_cursor(impl->records)) != MDB_SUCCESS) {
+      error = fmt::format("spool {}: cannot read: {}", dir, lmdb::error_text(rc));
       return nullptr;
     }
     MDB_val key{};
     MDB_val value{};
     std::uint64_t bytes = 0;
     std::uint64_t count = 0;
-    for (rc = cursor_first_record(cursor.get(), key, value); rc == MDB_SUCCESS;
-         rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_NEXT)) {
+    for (rc = cursor_first_record(txn.cursor(), key, value); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(txn.cursor(), &key, &value, MDB_NEXT)) {
       if (key.mv_size != kStoredKeySize) {
         error = fmt::format("spool {}: corrupt: a key of {} bytes", dir, key.mv_size);
         return nullptr;
@@ -319,7 +274,7 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
       ++count;
     }
     if (rc != MDB_NOTFOUND) {
-      error = fmt::format("spool {}: corrupt or unreadable: {}", dir, lmdb_error(rc));
+      error = fmt::format("spool {}: corrupt or unreadable: {}", dir, lmdb::error_text(rc));
       return nullptr;
     }
     MDB_val meta_key = last_sequence_key();
@@ -327,7 +282,7 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
     if (rc == MDB_SUCCESS && value.mv_size == kStoredKeySize) {
       last = std::max(last, key_value(value));
     } else if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS) {
-      error = fmt::format("spool {}: corrupt or unreadable: {}", dir, lmdb_error(rc));
+      error = fmt::format("spool {}: corrupt or unreadable: {}", dir, lmdb::error_text(rc));
       return nullptr;
     }
     impl->bytes = bytes;
@@ -406,15 +361,14 @@ AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::
     std::uint64_t dropped_records = 0;
     std::uint64_t dropped_bytes = 0;
     if (rc == MDB_SUCCESS && must_drop) {
-      Cursor cursor;
-      rc = cursor.open(txn.get(), records);
+      rc = txn.open_cursor(records);
       MDB_val key{};
       MDB_val value{};
       while (rc == MDB_SUCCESS && used - dropped_bytes + total > cap) {
-        rc = cursor_record_from(cursor.get(), claimed.load() + 1, key, value);
+        rc = cursor_record_from(txn.cursor(), claimed.load() + 1, key, value);
         if (rc != MDB_SUCCESS) break;
         const std::uint64_t size = kStoredKeySize + value.mv_size;
-        rc = mdb_cursor_del(cursor.get(), 0);
+        rc = mdb_cursor_del(txn.cursor(), 0);
         if (rc == MDB_SUCCESS) {
           ++dropped_records;
           dropped_bytes += size;
@@ -431,6 +385,7 @@ AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::
         return result;
       }
       if (rc == MDB_NOTFOUND) rc = MDB_SUCCESS;  // emptied; the cap may be below `total` after a map-full
+      txn.close_cursor();
     }
     const std::uint64_t first = next_sequence.load();
     for (std::size_t i = 0; rc == MDB_SUCCESS && i < values.size(); ++i) {
@@ -451,9 +406,9 @@ AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::
       continue;
     }
     if (rc != MDB_SUCCESS) {
-      fail("append to {} failed: {}", config.dir.string(), lmdb_error(rc));
+      fail("append to {} failed: {}", config.dir.string(), lmdb::error_text(rc));
       result.status = SpoolStatus::error;
-      result.message = fmt::format("append failed: {}", lmdb_error(rc));
+      result.message = fmt::format("append failed: {}", lmdb::error_text(rc));
       return result;
     }
 
@@ -492,13 +447,12 @@ ReadResult Spool::read_from(std::uint64_t after_sequence, std::size_t max_record
   ReadResult result;
   if (max_records == 0 || after_sequence == std::numeric_limits<std::uint64_t>::max()) return result;
   Txn txn;
-  Cursor cursor;
   int rc = txn.begin(impl_->env.get(), MDB_RDONLY);
-  if (rc == MDB_SUCCESS) rc = cursor.open(txn.get(), impl_->records);
+  if (rc == MDB_SUCCESS) rc = txn.open_cursor(impl_->records);
   auto k = key_bytes(after_sequence + 1);
   MDB_val key = as_val(k);
   MDB_val value{};
-  if (rc == MDB_SUCCESS) rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_SET_RANGE);
+  if (rc == MDB_SUCCESS) rc = mdb_cursor_get(txn.cursor(), &key, &value, MDB_SET_RANGE);
   while (rc == MDB_SUCCESS && result.records.size() < max_records) {
     Stored stored;
     stored.sequence = key_value(key);
@@ -509,12 +463,12 @@ ReadResult Spool::read_from(std::uint64_t after_sequence, std::size_t max_record
       impl_->corrupt_total->add();
       if (result.corrupt.size() >= max_records) break;
     }
-    rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_NEXT);
+    rc = mdb_cursor_get(txn.cursor(), &key, &value, MDB_NEXT);
   }
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
-    impl_->fail("read from {} failed: {}", impl_->config.dir.string(), lmdb_error(rc));
+    impl_->fail("read from {} failed: {}", impl_->config.dir.string(), lmdb::error_text(rc));
     result.status = SpoolStatus::error;
-    result.message = fmt::format("read failed: {}", lmdb_error(rc));
+    result.message = fmt::format("read failed: {}", lmdb::error_text(rc));
   }
   return result;
 }
@@ -543,9 +497,8 @@ RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) 
   std::lock_guard lock(write_mutex);
   const std::uint64_t last = next_sequence.load() - 1;
   Txn txn;
-  Cursor cursor;
   int rc = txn.begin(env.get(), 0);
-  if (rc == MDB_SUCCESS) rc = cursor.open(txn.get(), records);
+  if (rc == MDB_SUCCESS) rc = txn.open_cursor(records);
   std::uint64_t removed = 0;
   std::uint64_t freed = 0;
   std::uint64_t freed_claimed = 0;
@@ -554,14 +507,14 @@ RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) 
     auto k = key_bytes(sequences[i]);
     MDB_val key = as_val(k);
     MDB_val value{};
-    rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_SET_KEY);
+    rc = mdb_cursor_get(txn.cursor(), &key, &value, MDB_SET_KEY);
     if (rc == MDB_NOTFOUND) {
       rc = MDB_SUCCESS;
       continue;
     }
     if (rc != MDB_SUCCESS) break;
     const std::uint64_t size = kStoredKeySize + value.mv_size;
-    rc = mdb_cursor_del(cursor.get(), 0);
+    rc = mdb_cursor_del(txn.cursor(), 0);
     if (rc == MDB_SUCCESS) {
       ++removed;
       freed += size;
@@ -569,7 +522,7 @@ RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) 
       removed_last = removed_last || sequences[i] == last;
     }
   }
-  cursor.close();
+  txn.close_cursor();
   if (rc == MDB_SUCCESS && removed_last) {
     // The highest sequence leaves the records database: remember it so numbering continues.
     MDB_val meta_key = last_sequence_key();
@@ -579,9 +532,9 @@ RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) 
   }
   if (rc == MDB_SUCCESS && removed > 0) rc = txn.commit();
   if (rc != MDB_SUCCESS) {
-    fail("remove from {} failed: {}", config.dir.string(), lmdb_error(rc));
+    fail("remove from {} failed: {}", config.dir.string(), lmdb::error_text(rc));
     result.status = SpoolStatus::error;
-    result.message = fmt::format("remove failed: {}", lmdb_error(rc));
+    result.message = fmt::format("remove failed: {}", lmdb::error_text(rc));
     return result;
   }
   if (removed == 0) return result;
@@ -605,23 +558,22 @@ RemoveResult Spool::remove_through(std::uint64_t sequence) {
     chunk.clear();
     {
       Txn txn;
-      Cursor cursor;
       int rc = txn.begin(impl_->env.get(), MDB_RDONLY);
-      if (rc == MDB_SUCCESS) rc = cursor.open(txn.get(), impl_->records);
+      if (rc == MDB_SUCCESS) rc = txn.open_cursor(impl_->records);
       auto k = key_bytes(after + 1);
       MDB_val key = as_val(k);
       MDB_val value{};
-      if (rc == MDB_SUCCESS) rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_SET_RANGE);
+      if (rc == MDB_SUCCESS) rc = mdb_cursor_get(txn.cursor(), &key, &value, MDB_SET_RANGE);
       while (rc == MDB_SUCCESS && chunk.size() < kRemoveChunk) {
         const std::uint64_t s = key_value(key);
         if (s > sequence) break;
         chunk.push_back(s);
-        rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_NEXT);
+        rc = mdb_cursor_get(txn.cursor(), &key, &value, MDB_NEXT);
       }
       if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
-        impl_->fail("remove from {} failed: {}", impl_->config.dir.string(), lmdb_error(rc));
+        impl_->fail("remove from {} failed: {}", impl_->config.dir.string(), lmdb::error_text(rc));
         total.status = SpoolStatus::error;
-        total.message = fmt::format("remove failed: {}", lmdb_error(rc));
+        total.message = fmt::format("remove failed: {}", lmdb::error_text(rc));
         return total;
       }
     }
@@ -642,14 +594,13 @@ bool Spool::sync() { return impl_->sync_now(); }
 
 std::optional<std::uint64_t> Spool::first_sequence() const {
   Txn txn;
-  Cursor cursor;
   int rc = txn.begin(impl_->env.get(), MDB_RDONLY);
-  if (rc == MDB_SUCCESS) rc = cursor.open(txn.get(), impl_->records);
+  if (rc == MDB_SUCCESS) rc = txn.open_cursor(impl_->records);
   MDB_val key{};
   MDB_val value{};
-  if (rc == MDB_SUCCESS) rc = cursor_first_record(cursor.get(), key, value);
+  if (rc == MDB_SUCCESS) rc = cursor_first_record(txn.cursor(), key, value);
   if (rc == MDB_SUCCESS) return key_value(key);
-  if (rc != MDB_NOTFOUND) impl_->fail("read from {} failed: {}", impl_->config.dir.string(), lmdb_error(rc));
+  if (rc != MDB_NOTFOUND) impl_->fail("read from {} failed: {}", impl_->config.dir.string(), lmdb::error_text(rc));
   return std::nullopt;
 }
 

@@ -225,6 +225,33 @@ TEST_F(SpoolTest, DropOldestDropsExactlyTheCountedNumber) {
   for (std::size_t i = 0; i < 100; ++i) EXPECT_EQ(index_of(read.records[i].record), 904 + i);
 }
 
+TEST_F(SpoolTest, DropOldestNeverDropsClaimedRecords) {
+  const std::uint64_t record = stored_size(reading(1));
+  config_.max_size = 10 * record;
+  config_.on_full = SpoolFullPolicy::drop_oldest;
+  auto spool = open();
+  for (std::uint64_t i = 1; i <= 10; ++i) ASSERT_TRUE(spool->append(reading(i)).ok());
+  ASSERT_EQ(spool->claim_from(0, 4).records.size(), 4U);
+  EXPECT_EQ(spool->claimed_bytes(), 4 * record);
+
+  auto some_unclaimed = spool->append(reading(11));  // drops 5, the oldest unclaimed
+  ASSERT_TRUE(some_unclaimed.ok()) << some_unclaimed.message;
+  EXPECT_EQ(some_unclaimed.dropped, 1U);
+  EXPECT_EQ(spool->read_from(4, 1).records.at(0).sequence, 6U);
+
+  ASSERT_EQ(spool->claim_from(4, 100).records.size(), 6U);
+  auto all_claimed = spool->append(reading(12));  // nothing may be dropped: full, as with backpressure
+  EXPECT_EQ(all_claimed.status, SpoolStatus::full) << all_claimed.message;
+  EXPECT_EQ(spool->dropped(), 1U);
+  EXPECT_EQ(spool->size_records(), 10U);
+
+  const std::vector<std::uint64_t> acked{1};
+  ASSERT_EQ(spool->remove(acked).removed, 1U);
+  EXPECT_EQ(spool->claimed_bytes(), 9 * record);
+  EXPECT_TRUE(spool->append(reading(12)).ok());
+  EXPECT_EQ(spool->dropped(), 1U);
+}
+
 TEST_F(SpoolTest, ConcurrentAppenderAndDrainerLoseAndDuplicateNothing) {
   constexpr std::uint64_t kRecords = 100000;
   config_.max_size = 300 * stored_size(reading(1, 64));  // small: the appender meets backpressure
