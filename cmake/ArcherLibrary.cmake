@@ -9,11 +9,20 @@ if(ARCHER_WERROR)
   list(APPEND ARCHER_WARNINGS -Werror)
 endif()
 
-if(ARCHER_SANITIZE)
+# ARCHER_SANITIZE: OFF, ON or address (AddressSanitizer + UBSan), thread (ThreadSanitizer).
+string(TOLOWER "${ARCHER_SANITIZE}" ARCHER_SANITIZER)
+if(ARCHER_SANITIZER STREQUAL "thread")
+  list(APPEND ARCHER_WARNINGS -Wno-maybe-uninitialized -Wno-tsan)
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(ARCHER_SANITIZER STREQUAL "address" OR ARCHER_SANITIZE)
+  set(ARCHER_SANITIZER "address")
   # GCC 12's flow analysis reports false maybe-uninitialized warnings in sanitized standard headers.
   list(APPEND ARCHER_WARNINGS -Wno-maybe-uninitialized)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
+else()
+  set(ARCHER_SANITIZER "")
 endif()
 
 function(archer_library)

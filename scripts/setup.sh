@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev
   mosquitto mosquitto-clients
   kcat
+  python3-paho-mqtt python3-flatbuffers
 )
 
 missing=()

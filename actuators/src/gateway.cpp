@@ -1,40 +1,37 @@
 #include "archer/actuators/gateway.h"
 
-#include <chrono>
-#include <condition_variable>
+#include <future>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <mqtt/async_client.h>
 
+#include "archer/actuators/view_loader.h"
+#include "archer/core/callback_guard.h"
 #include "archer/core/clock.h"
 #include "archer/core/log.h"
-#include "archer/core/uuid.h"
 #include "archer/transport/kafka_headers.h"
 
 namespace archer::actuators {
 namespace {
 
-OutcomeStatus outcome_of(ResponseStatus status) {
-  switch (status) {
-    case ResponseStatus::OK: return OutcomeStatus::SUCCEEDED;
-    case ResponseStatus::REJECTED: return OutcomeStatus::REJECTED;
-    case ResponseStatus::ERROR: return OutcomeStatus::FAILED;
-  }
-  return OutcomeStatus::FAILED;
-}
+constexpr auto kStopFlushTimeout = std::chrono::seconds(5);
+constexpr auto kWatchInterval = std::chrono::seconds(1);
+constexpr auto kRetryMin = std::chrono::milliseconds(100);
+constexpr auto kRetryMax = std::chrono::seconds(5);
+constexpr auto kLoadRetryMax = std::chrono::seconds(30);
 
 }  // namespace
 
-// Lets threads that outlive a moment of the gateway (delivery reports, publish completions)
-// post to its loop, and makes those posts no-ops once the gateway is gone.
+// Lets threads that outlive a moment of the gateway (delivery reports, publish completions, Paho's
+// callbacks) post to its loop, and makes those posts no-ops once the gateway is gone.
 class LoopMailbox {
  public:
   explicit LoopMailbox(boost::asio::io_context& io) : io_(&io) {}
   void post(std::function<void()> work) {
     std::lock_guard lock(mutex_);
-    if (io_ != nullptr) boost::asio::post(*io_, std::move(work));
+    if (io_ != nullptr) boost::asio::post(*io_, [work = std::move(work)] { guarded("actuator loop", work); });
   }
   void close() {
     std::lock_guard lock(mutex_);
@@ -48,24 +45,25 @@ class LoopMailbox {
 
 namespace {
 
+// librdkafka's delivery report for one record, handed to the loop.
 class PostingDelivery : public transport::DeliveryListener {
  public:
-  PostingDelivery(std::shared_ptr<LoopMailbox> mailbox, std::function<void(bool)> done)
-      : mailbox_(std::move(mailbox)), done_(std::move(done)) {}
+  using Done = std::function<void(RdKafka::ErrorCode, std::string, std::int32_t, std::int64_t)>;
+  PostingDelivery(std::shared_ptr<LoopMailbox> mailbox, Done done) : mailbox_(std::move(mailbox)), done_(std::move(done)) {}
   void on_delivery(const RdKafka::Message& message) override {
-    const bool ok = message.err() == RdKafka::ERR_NO_ERROR;
-    if (!ok) log::error("actuator", "a record to {} was not delivered: {}", message.topic_name(), message.errstr());
-    mailbox_->post([done = std::move(done_), ok] {
-      if (done) done(ok);
+    guarded("actuator delivery report", [&] {
+      mailbox_->post([done = std::move(done_), err = message.err(), text = message.errstr(),
+                      partition = message.partition(), offset = message.offset()] { done(err, text, partition, offset); });
     });
     delete this;
   }
 
  private:
   std::shared_ptr<LoopMailbox> mailbox_;
-  std::function<void(bool)> done_;
+  Done done_;
 };
 
+// Paho's answer to one publish, handed to the loop.
 class PostingPublish : public mqtt::iaction_listener {
  public:
   PostingPublish(std::shared_ptr<LoopMailbox> mailbox, std::function<void(bool, std::string)> done)
@@ -77,7 +75,9 @@ class PostingPublish : public mqtt::iaction_listener {
 
  private:
   void finish(bool ok, std::string error) {
-    mailbox_->post([done = std::move(done_), ok, error = std::move(error)]() mutable { done(ok, std::move(error)); });
+    guarded("actuator publish completion", [&] {
+      mailbox_->post([done = std::move(done_), ok, error = std::move(error)]() mutable { done(ok, std::move(error)); });
+    });
     delete this;
   }
   std::shared_ptr<LoopMailbox> mailbox_;
@@ -86,52 +86,55 @@ class PostingPublish : public mqtt::iaction_listener {
 
 }  // namespace
 
-struct ActuatorGateway::Job {
-  std::int32_t partition = 0;
-  std::int64_t offset = 0;
+struct ActuatorGateway::Pending {
+  std::string topic;
   std::string key;
-  std::string record_id;    // the command record's archer-id: causation of everything it causes
-  std::string traceparent;  // W3C trace context, carried to the device and back
-  Bytes raw;
-  std::optional<Command> command;
-  bool queued = false;
+  Bytes value;
+  headers::RecordHeaders headers;
+  DeliveryDone done;
+  int attempts = 0;
 };
 
-struct ActuatorGateway::Interaction {
-  Interaction(boost::asio::io_context& io, std::shared_ptr<Job> owner) : job(std::move(owner)), timer(io) {}
-  std::shared_ptr<Job> job;
-  std::string id;
-  std::uint32_t attempt = 0;
-  std::uint32_t max_attempts = 1;
-  std::int64_t opened_ms = 0;
-  bool waiting_online = false;
-  bool closed = false;
-  Bytes response;
-  boost::asio::steady_timer timer;
+class ActuatorGateway::AsioTimer : public Timer {
+ public:
+  explicit AsioTimer(boost::asio::io_context& io) : timer_(io) {}
+  void start(std::chrono::milliseconds after, std::function<void()> fire) override {
+    timer_.expires_after(after);  // cancels a pending wait
+    timer_.async_wait([fire = std::move(fire)](const boost::system::error_code& ec) {
+      if (!ec) guarded("actuator timer", fire);
+    });
+  }
+  void cancel() override { timer_.cancel(); }
+
+ private:
+  boost::asio::steady_timer timer_;
 };
 
-ActuatorGateway::ActuatorGateway(const Config& config, const ActuatorSection& section,
-                                 transport::KafkaProducer& producer, transport::MqttSession& mqtt,
+ActuatorGateway::ActuatorGateway(const Config& config, const ActuatorSection& section, transport::MqttSession& mqtt,
                                  PresenceTracker& presence, Metrics& metrics)
-    : config_(config), section_(section), producer_(producer), mqtt_(mqtt), presence_(presence) {
-  const Labels labels{{"section", section.name}};
-  auto outcome_counter = [&](const char* status) {
-    return &metrics.counter("archer_actuator_outcomes_total", "Command outcomes written to the event log",
-                            {{"section", section.name}, {"status", status}});
-  };
-  counters_ = Counters{
-      &metrics.counter("archer_actuator_commands_total", "Commands read from the command log", labels),
-      outcome_counter("SUCCEEDED"),
-      outcome_counter("REJECTED"),
-      outcome_counter("TIMED_OUT"),
-      outcome_counter("FAILED"),
-      outcome_counter("EXPIRED"),
-      &metrics.counter("archer_actuator_resumed_total", "Interactions resumed from the transaction log", labels),
-      &metrics.counter("archer_actuator_late_responses_total", "Responses after their interaction closed, or repeated", labels),
-      &metrics.counter("archer_actuator_unmatched_responses_total", "Responses matching no interaction", labels),
-      &metrics.gauge("archer_actuator_active_devices", "Devices with an exchange under way", labels),
-  };
-  mailbox_ = std::make_shared<LoopMailbox>(io_);
+    : config_(config),
+      section_(section),
+      mqtt_(mqtt),
+      presence_(presence),
+      mailbox_(std::make_shared<LoopMailbox>(io_)),
+      protocol_(section_, *this, metrics),
+      load_timer_(io_),
+      watch_timer_(io_),
+      not_ready_(fmt::format("actuator {}: not started", section.name)),
+      produce_retries_(metrics.counter("archer_actuator_produce_retries_total",
+                                       "Records sent again to Kafka after a failure that can pass",
+                                       {{"section", section.name}})),
+      producers_replaced_(metrics.counter("archer_actuator_producers_replaced_total",
+                                          "Actuator producers replaced after a fatal error", {{"section", section.name}})),
+      snapshots_written_(metrics.counter("archer_actuator_snapshots_written_total",
+                                         "Snapshot records written to snapshot.<gateway>", {{"section", section.name}})),
+      start_records_read_(metrics.gauge("archer_actuator_start_records_read",
+                                        "Transaction and event records read at the last start, after the snapshots",
+                                        {{"section", section.name}})) {
+  presence_.on_online([this, mailbox = mailbox_](const std::string& device) {
+    mailbox->post([this, device = DeviceId(device)] { protocol_.on_device_online(device); });
+  });
+  mqtt_.add_ready_listener([this, mailbox = mailbox_] { mailbox->post([this] { protocol_.on_device_online({}); }); });
 }
 
 ActuatorGateway::~ActuatorGateway() {
@@ -150,84 +153,110 @@ bool ActuatorGateway::offer(const mqtt::const_message_ptr& message) {
     correlation = mqtt::get<mqtt::binary>(properties, mqtt::property::CORRELATION_DATA);
   }
   std::string traceparent;
-  const MQTTProperties& raw = properties.c_struct();
-  for (int i = 0; i < raw.count; ++i) {
-    const MQTTProperty& property = raw.array[i];
-    if (property.identifier == MQTTPROPERTY_CODE_USER_PROPERTY &&
-        std::string_view(property.value.data.data, static_cast<std::size_t>(property.value.data.len)) == headers::kTraceparent) {
-      traceparent.assign(property.value.value.data, static_cast<std::size_t>(property.value.value.len));
-    }
+  const std::size_t users = properties.count(mqtt::property::USER_PROPERTY);
+  for (std::size_t i = 0; i < users; ++i) {
+    auto [name, value] = mqtt::get<mqtt::string_pair>(properties, mqtt::property::USER_PROPERTY, i);
+    if (name == headers::kTraceparent) traceparent = value;
   }
   const auto& payload = message->get_payload_ref();
   Bytes bytes(reinterpret_cast<const std::uint8_t*>(payload.data()),
               reinterpret_cast<const std::uint8_t*>(payload.data()) + payload.size());
+  // Bounded: a flood of answers holds Paho's thread (and so the broker) rather than our memory.
+  while (!inbox_.try_acquire_for(std::chrono::milliseconds(100))) {
+    if (stopping_) return true;
+  }
   mailbox_->post([this, topic = message->get_topic(), correlation = std::move(correlation), bytes = std::move(bytes),
                   traceparent = std::move(traceparent)]() mutable {
-    on_response(topic, correlation, std::move(bytes), std::move(traceparent));
+    inbox_.release();
+    protocol_.on_response(topic, correlation, std::move(bytes), std::move(traceparent));
   });
   return true;
 }
 
 bool ActuatorGateway::start(std::string& error) {
-  if (!load_view(config_.kafka, section_.transactions, section_.events, view_, error)) {
+  producer_ = transport::KafkaProducer::create(config_.kafka, error, "actuators");
+  if (!producer_) {
     error = fmt::format("actuator '{}': {}", section_.name, error);
     return false;
   }
-  const std::string group = fmt::format("archer.{}.{}", config_.gateway.id, section_.name);
-  commands_ = transport::KafkaReader::open(config_.kafka, section_.commands, group,
-                                           transport::KafkaReader::Start::committed, error);
-  if (!commands_) {
-    error = fmt::format("actuator '{}': command log: {}", section_.name, error);
-    return false;
-  }
-  log::info("actuator", "{}: {} exchange(s) known from {}; consuming {} as {}", section_.name, view_.size(),
-            section_.transactions, section_.commands, group);
-  presence_.on_online([mailbox = mailbox_, this](const std::string& device) {
-    mailbox->post([this, device] { on_device_online(device); });
-  });
-  mqtt_.add_ready_listener([mailbox = mailbox_, this] { mailbox->post([this] { on_device_online(""); }); });
+  set_state(fmt::format("actuator {}: loading its logs", section_.name));
+  boost::asio::post(io_, [this] { load(); });
   loop_thread_ = std::thread([this] {
     auto work = boost::asio::make_work_guard(io_);
-    io_.run();
+    while (true) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& failure) {
+        note_callback_failure("actuator loop", failure.what());
+      }
+    }
   });
-  consumer_thread_ = std::thread([this] { consume(); });
   return true;
 }
 
-void ActuatorGateway::stop(std::chrono::milliseconds drain) {
-  if (stopping_.exchange(true)) return;
-  if (consumer_thread_.joinable()) consumer_thread_.join();
-  if (!loop_thread_.joinable()) return;
-  // Running exchanges get `drain` to finish; the rest resume from the log at the next start.
-  std::mutex mutex;
-  std::condition_variable idle;
-  bool done = false;
-  const auto deadline = std::chrono::steady_clock::now() + drain;
-  std::function<void()> check = [&] {
-    if (busy_devices_.empty() || std::chrono::steady_clock::now() >= deadline) {
-      std::lock_guard lock(mutex);
-      done = true;
-      idle.notify_all();
-      return;
-    }
-    auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(20));
-    timer->async_wait([&check, timer](const boost::system::error_code&) { check(); });
-  };
-  boost::asio::post(io_, check);
-  {
-    std::unique_lock lock(mutex);
-    idle.wait(lock, [&] { return done; });
+void ActuatorGateway::set_state(std::string reason) {
+  std::lock_guard lock(state_mutex_);
+  not_ready_ = std::move(reason);
+}
+
+Readiness ActuatorGateway::ready() const {
+  Readiness out;
+  std::lock_guard lock(state_mutex_);
+  if (!not_ready_.empty()) out.not_ready(not_ready_);
+  return out;
+}
+
+void ActuatorGateway::load() {
+  if (stopping_) return;
+  const auto started = std::chrono::steady_clock::now();
+  const std::string group = fmt::format("archer.{}.{}", config_.gateway.id, section_.name);
+  std::string error;
+  LoadedState loaded;
+  auto stop = [this] { return stopping_.load(); };
+  std::map<std::int32_t, std::int64_t> committed;
+  bool ok = false;
+  commands_ = transport::KafkaReader::open(config_.kafka, section_.commands, group,
+                                           transport::KafkaReader::Start::committed, error);
+  if (!commands_) {
+    error = "command log " + error;
+  } else {
+    committed = commands_->start_offsets();
+    ok = load_state(config_, section_, committed, loaded, error, stop);
   }
-  if (!busy_devices_.empty()) {
-    log::warn("actuator", "{}: {} exchange(s) unfinished at stop; they resume at the next start", section_.name,
-              busy_devices_.size());
+  if (stopping_) return;
+  if (!ok) {
+    const auto wait = std::min<std::chrono::milliseconds>(kLoadRetryMax, std::chrono::seconds(1 << std::min(load_failures_++, 5)));
+    const std::string reason = fmt::format("actuator {}: cannot read its logs: {} (next try in {} s)", section_.name,
+                                           error, std::chrono::duration_cast<std::chrono::seconds>(wait).count());
+    log::error("actuator", "{}", reason);
+    set_state(reason);
+    commands_.reset();
+    load_timer_.expires_after(wait);
+    load_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) load();
+    });
+    return;
   }
-  commit();
-  io_.stop();
-  loop_thread_.join();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  log::info("actuator",
+            "{}: ready in {} ms: {} snapshot(s), {} record(s) of {} and {} read after them ({} of finished commands "
+            "skipped), {} exchange(s) and {} finished command(s) known; consuming {} as {}",
+            section_.name, took.count(), loaded.snapshots_used, loaded.records_read, section_.transactions,
+            section_.events, loaded.records_skipped, loaded.view.size(), loaded.view.outcomes(), section_.commands,
+            group);
+  start_records_read_.set(static_cast<std::int64_t>(loaded.records_read));
+  protocol_.restore(std::move(loaded.view), std::move(loaded.transactions), std::move(loaded.events), committed);
+  loaded_ = true;
+  load_failures_ = 0;
+  set_state("");
+  consumer_thread_ = std::thread([this] { consume(); });
+  last_snapshot_at_ = std::chrono::steady_clock::now();
+  watch();
 }
 
 void ActuatorGateway::consume() {
+  bool told_caught_up = false;
   commands_->read(
       [this](const RdKafka::Message& message) {
         // Bounded hand-over: at most job_slots_ commands wait in the loop.
@@ -235,341 +264,250 @@ void ActuatorGateway::consume() {
           if (stopping_) return;
         }
         auto job = std::make_shared<Job>();
-        job->partition = message.partition();
-        job->offset = message.offset();
+        job->position = {message.partition(), message.offset()};
         if (message.key() != nullptr) job->key = *message.key();
         const auto found = transport::headers_of(message);
         job->record_id = found.get(headers::kId);
         job->traceparent = found.get(headers::kTraceparent);
         job->raw.assign(static_cast<const std::uint8_t*>(message.payload()),
                         static_cast<const std::uint8_t*>(message.payload()) + message.len());
-        job->command = decode_command(job->raw);
-        mailbox_->post([this, job] { on_command(job); });
+        job->command = protocol::decode_command(job->raw, &job->invalid);
+        mailbox_->post([this, job] { protocol_.on_command(job); });
       },
-      true, [this] { return stopping_.load(); });
-}
-
-void ActuatorGateway::on_command(std::shared_ptr<Job> job) {
-  counters_.commands->add();
-  unfinished_offsets_[job->partition].insert(job->offset);
-  auto& next = next_offsets_[job->partition];
-  next = std::max(next, job->offset + 1);
-  if (!job->command || job->command->device.empty()) {
-    const std::string id = job->command ? job->command->id : job->record_id;
-    log::warn("actuator", "{}: record at {}:{} is not a valid Command; outcome FAILED", section_.name, job->partition,
-              job->offset);
-    emit_outcome(job, encode(Outcome{id, "", job->key, OutcomeStatus::FAILED, {}, 0, "not a valid Command"}));
-    return;
-  }
-  if (job->record_id.empty()) job->record_id = job->command->id;
-  const std::string& id = job->command->id;
-  if (view_.has_outcome(id)) {
-    finish(job);  // done before a restart: its outcome is in the event log
-    return;
-  }
-  if (const Exchange* exchange = view_.by_command(id); exchange != nullptr && exchange->closed) {
-    emit_outcome(job, *exchange->closed);  // CLOSED, but the outcome did not make it
-    return;
-  }
-  job->queued = true;
-  device_queues_[job->command->device].push_back(job);
-  pump();
-}
-
-void ActuatorGateway::pump() {
-  for (auto& [device, queue] : device_queues_) {
-    if (stopping_ || static_cast<int>(busy_devices_.size()) >= section_.max_concurrent_devices) return;
-    if (queue.empty() || busy_devices_.count(device) != 0) continue;
-    busy_devices_.insert(device);
-    counters_.active->set(static_cast<std::int64_t>(busy_devices_.size()));
-    begin(queue.front());
-  }
-}
-
-void ActuatorGateway::begin(const std::shared_ptr<Job>& job) {
-  const Command& command = *job->command;
-  const Exchange* existing = view_.by_command(command.id);
-  auto interaction = std::make_shared<Interaction>(io_, job);
-  const bool expired = command.deadline_ms != 0 && unix_ms() > command.deadline_ms;
-  if (expired && existing == nullptr) {
-    emit_outcome(job, encode(Outcome{command.id, "", command.device, OutcomeStatus::EXPIRED, {}, 0,
-                                     "deadline passed before the command was sent"}));
-    return;
-  }
-  if (existing != nullptr) {
-    counters_.resumed->add();
-    interaction->id = existing->interaction_id;
-    interaction->attempt = existing->attempts;
-    interaction->opened_ms = existing->opened_ms;
-    interaction->max_attempts = std::max<std::uint32_t>(static_cast<std::uint32_t>(section_.retries) + 1, existing->attempts + 1);
-    interactions_[interaction->id] = interaction;
-    log::info("actuator", "{}: resuming interaction {} of command {} (attempt {})", section_.name, interaction->id,
-              command.id, existing->attempts);
-    if (existing->response) {
-      interaction->response = *existing->response;
-      const auto response = decode_device_response(interaction->response);
-      close(interaction, response ? outcome_of(response->status) : OutcomeStatus::FAILED, response ? response->detail : "");
-    } else if (expired) {
-      close(interaction, OutcomeStatus::TIMED_OUT, "deadline passed before the device answered");
-    } else {
-      send_attempt(interaction);
-    }
-    return;
-  }
-  interaction->id = new_record_id().to_string();
-  interaction->opened_ms = unix_ms();
-  interaction->max_attempts = static_cast<std::uint32_t>(section_.retries) + 1;
-  interactions_[interaction->id] = interaction;
-  // Nothing reaches the device before Kafka holds the OPENED record.
-  record(interaction, Phase::OPENED, 0, job->raw, "", [this, interaction](bool ok) {
-    if (ok) send_attempt(interaction);
-    else log::error("actuator", "{}: OPENED of command {} not stored; it resumes at the next start", section_.name,
-                    interaction->job->command->id);
-  });
-}
-
-void ActuatorGateway::send_attempt(const std::shared_ptr<Interaction>& interaction) {
-  if (interaction->closed) return;
-  const Command& command = *interaction->job->command;
-  if (!mqtt_.connected() || presence_.is_offline(command.device)) {
-    // Wait for the device (or for the gateway's own MQTT session) instead of burning retries:
-    // until the deadline, or the whole retry budget.
-    if (!interaction->waiting_online) {
-      interaction->waiting_online = true;
-      const auto budget = command.deadline_ms != 0
-                              ? std::chrono::milliseconds(std::max<std::int64_t>(0, command.deadline_ms - unix_ms()))
-                              : section_.timeout * static_cast<int>(interaction->max_attempts);
-      interaction->timer.expires_after(budget);
-      interaction->timer.async_wait([this, interaction, attempt = interaction->attempt](const boost::system::error_code& ec) {
-        if (!ec) on_timeout(interaction, attempt);
+      true,
+      [this, &told_caught_up] {
+        if (!told_caught_up && commands_->caught_up()) {
+          told_caught_up = true;
+          mailbox_->post([this] { protocol_.on_caught_up(); });
+        }
+        return stopping_.load();
       });
-      log::info("actuator", "{}: {} is offline; command {} waits", section_.name,
-                mqtt_.connected() ? "device " + command.device : std::string("the MQTT session"), command.id);
-    }
-    return;
-  }
-  interaction->waiting_online = false;
-  const std::uint32_t attempt = ++interaction->attempt;
-  const Bytes request = encode(DeviceCommand{interaction->id, command.action, command.args});
-  const std::string request_topic = section_.request.render({command.device});
-  const std::string response_topic = section_.response.render({command.device});
+}
 
-  auto message = mqtt::message::create(request_topic, request.data(), request.size(), 1, false);
-  mqtt::properties properties{{mqtt::property::RESPONSE_TOPIC, response_topic},
-                              {mqtt::property::CORRELATION_DATA, mqtt::binary(interaction->id)}};
-  if (!interaction->job->traceparent.empty()) {
-    properties.add({mqtt::property::USER_PROPERTY, std::string(headers::kTraceparent), interaction->job->traceparent});
-  }
-  message->set_properties(properties);
-  publish(message, [this, interaction, attempt](bool ok, std::string error) {
-    on_published(interaction, attempt, ok, std::move(error));
+void ActuatorGateway::stop(std::chrono::milliseconds drain) {
+  if (stopping_.exchange(true)) return;
+  if (!loop_thread_.joinable()) return;
+  // The whole stop runs on the loop thread, which owns the state: stop taking commands, let running
+  // exchanges finish for `drain`, write a snapshot, flush.
+  std::promise<void> stopped;
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  auto finish = [this, &stopped] {
+    if (loaded_) write_snapshot();
+    if (producer_ && !producer_->fatal()) producer_->flush(kStopFlushTimeout);
+    stopped.set_value();
+  };
+  boost::asio::post(io_, [this, deadline, finish] {
+    load_timer_.cancel();
+    watch_timer_.cancel();
+    protocol_.stop_taking();
+    if (consumer_thread_.joinable()) consumer_thread_.join();
+    auto check = std::make_shared<std::function<void()>>();
+    *check = [this, deadline, finish, check] {
+      if (protocol_.busy() == 0 || std::chrono::steady_clock::now() >= deadline) {
+        if (protocol_.busy() > 0) {
+          log::warn("actuator", "{}: {} exchange(s) unfinished at stop; they resume at the next start", section_.name,
+                    protocol_.busy());
+        }
+        finish();
+        *check = nullptr;  // breaks the cycle
+        return;
+      }
+      auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(20));
+      timer->async_wait([check, timer](const boost::system::error_code&) {
+        if (*check) (*check)();
+      });
+    };
+    (*check)();
   });
-  record(interaction, Phase::SENT, attempt, request, "");
-  interaction->timer.expires_after(section_.timeout);
-  interaction->timer.async_wait([this, interaction, attempt](const boost::system::error_code& ec) {
-    if (!ec) on_timeout(interaction, attempt);
-  });
+  stopped.get_future().wait();
+  io_.stop();
+  loop_thread_.join();
 }
 
-void ActuatorGateway::publish(const mqtt::message_ptr& message, std::function<void(bool, std::string)> done) {
-  if (publishes_in_flight_ >= kPublishWindow) {
-    waiting_publishes_.emplace_back(message, std::move(done));
-    return;
-  }
-  ++publishes_in_flight_;
-  auto* listener = new PostingPublish(mailbox_, [this, done](bool ok, std::string error) {
-    --publishes_in_flight_;
-    done(ok, std::move(error));
-    if (!waiting_publishes_.empty()) {
-      auto [next, next_done] = std::move(waiting_publishes_.front());
-      waiting_publishes_.pop_front();
-      publish(next, std::move(next_done));
+void ActuatorGateway::watch() {
+  watch_timer_.expires_after(kWatchInterval);
+  watch_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    // A fatal producer error with nothing to send would otherwise wait for the next record.
+    if (producer_ && producer_->fatal()) replace_producer();
+    if (std::chrono::steady_clock::now() - last_snapshot_at_ >= section_.snapshot_interval) {
+      last_snapshot_at_ = std::chrono::steady_clock::now();
+      write_snapshot();
     }
-  });
-  try {
-    mqtt_.client().publish(message, nullptr, *listener);
-  } catch (const mqtt::exception& failure) {
-    delete listener;
-    --publishes_in_flight_;
-    boost::asio::post(io_, [done = std::move(done), what = std::string(failure.what())] { done(false, what); });
-  }
-}
-
-void ActuatorGateway::on_published(const std::shared_ptr<Interaction>& interaction, std::uint32_t attempt, bool ok,
-                                   std::string error) {
-  if (ok || interaction->closed || attempt != interaction->attempt) return;
-  record(interaction, Phase::FAILED, attempt, {}, "publish failed: " + error);
-  close(interaction, OutcomeStatus::FAILED, "publish to the device failed: " + error);
-}
-
-void ActuatorGateway::on_timeout(const std::shared_ptr<Interaction>& interaction, std::uint32_t attempt) {
-  if (interaction->closed || attempt != interaction->attempt) return;
-  if (interaction->waiting_online) {
-    const bool device_offline = presence_.is_offline(interaction->job->command->device);
-    record(interaction, Phase::TIMED_OUT, attempt, {}, device_offline ? "device offline" : "MQTT session down");
-    close(interaction, OutcomeStatus::TIMED_OUT,
-          device_offline ? "device offline until the deadline" : "no MQTT connection until the deadline");
-    return;
-  }
-  if (interaction->attempt < interaction->max_attempts) {
-    send_attempt(interaction);  // the same interaction id: the device answers a repeat without acting twice
-    return;
-  }
-  record(interaction, Phase::TIMED_OUT, attempt, {}, fmt::format("no response after {} attempt(s)", attempt));
-  close(interaction, OutcomeStatus::TIMED_OUT, fmt::format("no response after {} attempt(s)", attempt));
-}
-
-void ActuatorGateway::on_device_online(const std::string& device) {
-  // An empty device: the MQTT session itself is back.
-  for (auto& [id, interaction] : interactions_) {
-    if (interaction->waiting_online && !interaction->closed && (device.empty() || interaction->job->command->device == device)) {
-      interaction->timer.cancel();
-      send_attempt(interaction);
-    }
-  }
-}
-
-void ActuatorGateway::on_response(const std::string& topic, const std::string& correlation, Bytes payload,
-                                  std::string traceparent) {
-  const auto response = decode_device_response(payload);
-  if (!response) {
-    counters_.unmatched_responses->add();
-    log::warn("actuator", "{}: message on {} is not a DeviceResponse", section_.name, topic);
-    return;
-  }
-  const std::string& id = correlation.empty() ? response->interaction_id : correlation;
-  auto live = interactions_.find(id);
-  if (live != interactions_.end() && !live->second->closed && live->second->response.empty()) {
-    const auto& interaction = live->second;
-    interaction->timer.cancel();
-    interaction->response = payload;
-    record(interaction, Phase::RESPONDED, interaction->attempt, std::move(payload), "");
-    close(interaction, outcome_of(response->status), response->detail);
-    return;
-  }
-  const Exchange* exchange = view_.by_interaction(id);
-  if (exchange == nullptr) {
-    counters_.unmatched_responses->add();
-    log::warn("actuator", "{}: response on {} for unknown interaction '{}'", section_.name, topic, id);
-    return;
-  }
-  // Not live. A repeat of an answer (duplicate) or an answer after the interaction closed without one
-  // (late): recorded, changes nothing. The first answer
-  // to an interaction that is open in the log but not resumed yet (it arrived while the gateway
-  // was down): recorded as the response, so resuming closes it without asking the device again.
-  const bool first_answer = !exchange->closed && !exchange->response && live == interactions_.end();
-  if (!first_answer) counters_.late_responses->add();
-  Transaction answer{exchange->interaction_id, exchange->command_id, exchange->device, Phase::RESPONDED,
-                     exchange->attempts, std::move(payload), unix_ms(),
-                     first_answer ? "" : exchange->response ? "duplicate" : "late"};
-  view_.apply(answer);
-  auto record_headers = headers::RecordHeaders::for_new_record(config_.gateway.id);
-  record_headers.add(headers::kSource, topic);
-  if (!traceparent.empty()) record_headers.add(headers::kTraceparent, traceparent);
-  produce(section_.transactions, exchange->device, encode(answer), record_headers, {});
-}
-
-void ActuatorGateway::close(const std::shared_ptr<Interaction>& interaction, OutcomeStatus status, std::string detail) {
-  interaction->closed = true;
-  interaction->timer.cancel();
-  const auto& job = interaction->job;
-  const Bytes outcome = encode(Outcome{job->command->id, interaction->id, job->command->device, status,
-                                       interaction->response, unix_ms() - interaction->opened_ms, std::move(detail)});
-  record(interaction, Phase::CLOSED, interaction->attempt, outcome, "", [this, job, outcome](bool ok) {
-    if (ok) emit_outcome(job, outcome);
-    else log::error("actuator", "{}: CLOSED of command {} not stored; it resumes at the next start", section_.name,
-                    job->command->id);
+    watch();
   });
 }
 
-void ActuatorGateway::emit_outcome(const std::shared_ptr<Job>& job, Bytes outcome) {
-  const auto decoded = decode_outcome(outcome);
-  const OutcomeStatus status = decoded ? decoded->status : OutcomeStatus::FAILED;
-  produce(section_.events, job->command ? job->command->device : job->key, outcome, headers_for(*job),
-          [this, job, status](bool ok) {
-            if (!ok) return;  // not committed: the command is taken again at the next start
-            switch (status) {
-              case OutcomeStatus::SUCCEEDED: counters_.succeeded->add(); break;
-              case OutcomeStatus::REJECTED: counters_.rejected->add(); break;
-              case OutcomeStatus::TIMED_OUT: counters_.timed_out->add(); break;
-              case OutcomeStatus::EXPIRED: counters_.expired->add(); break;
-              default: counters_.failed->add(); break;
-            }
-            if (job->command) view_.note_outcome(job->command->id);
-            finish(job);
-          });
-}
-
-void ActuatorGateway::finish(const std::shared_ptr<Job>& job) {
-  unfinished_offsets_[job->partition].erase(job->offset);
-  if (job->queued) {
-    const std::string& device = job->command->device;
-    auto& queue = device_queues_[device];
-    if (!queue.empty() && queue.front() == job) queue.pop_front();
-    if (queue.empty()) device_queues_.erase(device);
-    busy_devices_.erase(device);
-    counters_.active->set(static_cast<std::int64_t>(busy_devices_.size()));
-    for (auto it = interactions_.begin(); it != interactions_.end();) {
-      it = it->second->job == job ? interactions_.erase(it) : std::next(it);
-    }
+void ActuatorGateway::write_snapshot() {
+  for (Snapshot& snapshot : protocol_.snapshot(config_.gateway.id)) {
+    const std::int64_t time_ms = snapshot.time_ms;
+    snapshot.time_ms = 0;
+    Bytes unchanged = encode(snapshot);
+    Bytes& last = last_snapshot_[snapshot.command_partition];
+    if (unchanged == last) continue;  // nothing happened on this partition since the last one
+    last = std::move(unchanged);
+    snapshot.time_ms = time_ms;
+    auto pending = std::make_shared<Pending>();
+    pending->topic = snapshot_topic(config_.gateway.id);
+    pending->key = snapshot_key(section_.name, snapshot.command_partition);
+    pending->value = encode(snapshot);
+    pending->headers = headers::RecordHeaders::for_new_record(config_.gateway.id);
+    pending->done = [this, partition = snapshot.command_partition](const Delivery& delivery) {
+      if (delivery.ok) {
+        snapshots_written_.add();
+        return;
+      }
+      last_snapshot_.erase(partition);  // written again next time
+      log::warn("actuator", "{}: snapshot of partition {} not written: {}", section_.name, partition, delivery.error);
+    };
+    produce(std::move(pending));
   }
-  job_slots_.release();
-  commit();
-  pump();
 }
 
-void ActuatorGateway::commit() {
-  // Per partition, everything below the oldest unfinished command is done.
-  std::vector<std::pair<std::int32_t, std::int64_t>> offsets;
-  for (const auto& [partition, next] : next_offsets_) {
-    const auto& unfinished = unfinished_offsets_[partition];
-    const std::int64_t committable = unfinished.empty() ? next : *unfinished.begin();
-    auto& committed = committed_offsets_[partition];
-    if (committable > committed) {
-      committed = committable;
-      offsets.emplace_back(partition, committable);
-    }
+void ActuatorGateway::replace_producer() {
+  log::warn("actuator", "{}: replacing the Kafka producer after a fatal error; what it held is sent again",
+            section_.name);
+  set_state(fmt::format("actuator {}: replacing its Kafka producer after a fatal error", section_.name));
+  if (producer_) producer_->abandon();  // its records come back as purged, and are sent again
+  std::string error;
+  producer_ = transport::KafkaProducer::create(config_.kafka, error, "actuators-replacement");
+  if (!producer_) {
+    log::error("actuator", "{}: cannot create a Kafka producer: {}", section_.name, error);
+    return;
   }
-  if (commands_) commands_->commit_async(offsets);
+  producers_replaced_.add();
+  if (loaded_) set_state("");
 }
 
-headers::RecordHeaders ActuatorGateway::headers_for(const Job& job, std::string_view source) const {
+void ActuatorGateway::produce(std::shared_ptr<Pending> pending) {
+  if (!producer_ || producer_->fatal()) replace_producer();
+  if (!producer_) {
+    retry_later(pending, "no Kafka producer");
+    return;
+  }
+  auto* listener = new PostingDelivery(mailbox_, [this, pending](RdKafka::ErrorCode err, std::string error,
+                                                                 std::int32_t partition, std::int64_t offset) {
+    on_delivery(pending, err, std::move(error), partition, offset);
+  });
+  static const std::atomic<bool> no_waiting{true};  // a full queue is a retry, never a stalled loop
+  const RdKafka::ErrorCode err =
+      producer_->produce({pending->topic, pending->key, pending->value, &pending->headers, listener}, no_waiting);
+  if (err == RdKafka::ERR_NO_ERROR) return;
+  delete listener;
+  on_delivery(pending, err, RdKafka::err2str(err), -1, -1);
+}
+
+void ActuatorGateway::on_delivery(const std::shared_ptr<Pending>& pending, RdKafka::ErrorCode err, std::string error,
+                                  std::int32_t partition, std::int64_t offset) {
+  if (err == RdKafka::ERR_NO_ERROR) {
+    pending->done(Delivery{true, "", partition, offset});
+    return;
+  }
+  if (transport::is_retriable(err)) {
+    retry_later(pending, fmt::format("{} ({})", error, RdKafka::err2str(err)));
+    return;
+  }
+  pending->done(Delivery{false, fmt::format("{}: {}", pending->topic, error), -1, -1});
+}
+
+void ActuatorGateway::retry_later(const std::shared_ptr<Pending>& pending, std::string why) {
+  produce_retries_.add();
+  std::uint64_t suppressed = 0;
+  if (retry_log_.allow(suppressed)) {
+    log::warn("actuator", "{}: a record for {} waits to be sent again: {} ({} more since the last line)",
+              section_.name, pending->topic, why, suppressed);
+  }
+  const auto wait = std::min<std::chrono::milliseconds>(kRetryMax, kRetryMin * (1 << std::min(pending->attempts++, 6)));
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_, wait);
+  timer->async_wait([this, pending, timer](const boost::system::error_code& ec) {
+    if (!ec) produce(pending);
+  });
+}
+
+headers::RecordHeaders ActuatorGateway::headers_for(const RecordContext& context) const {
   auto out = headers::RecordHeaders::for_new_record(config_.gateway.id);
-  if (!source.empty()) out.add(headers::kSource, source);
-  if (!job.record_id.empty()) out.add(headers::kCausation, job.record_id);
-  if (!job.traceparent.empty()) out.add(headers::kTraceparent, job.traceparent);
+  if (!context.source.empty()) out.add(headers::kSource, context.source);
+  if (!context.causation.empty()) out.add(headers::kCausation, context.causation);
+  if (!context.traceparent.empty()) out.add(headers::kTraceparent, context.traceparent);
   return out;
 }
 
-void ActuatorGateway::record(const std::shared_ptr<Interaction>& interaction, Phase phase, std::uint32_t attempt,
-                             Bytes payload, std::string detail, std::function<void(bool)> done) {
-  const Job& job = *interaction->job;
-  Transaction entry{interaction->id, job.command->id, job.command->device, phase, attempt, std::move(payload),
-                    unix_ms(), std::move(detail)};
-  const Bytes bytes = encode(entry);
-  view_.apply(entry);
-  const std::string source = phase == Phase::SENT        ? section_.request.render({job.command->device})
-                             : phase == Phase::RESPONDED ? section_.response.render({job.command->device})
-                                                         : std::string();
-  produce(section_.transactions, job.command->device, bytes, headers_for(job, source), std::move(done));
+void ActuatorGateway::write_transaction(const Transaction& entry, const RecordContext& context, DeliveryDone done) {
+  auto pending = std::make_shared<Pending>();
+  pending->topic = section_.transactions;
+  pending->key = entry.device.str();
+  pending->value = encode(entry);
+  pending->headers = headers_for(context);
+  pending->done = std::move(done);
+  produce(std::move(pending));
 }
 
-void ActuatorGateway::produce(const std::string& topic, const std::string& key, const Bytes& value,
-                              const headers::RecordHeaders& record_headers, std::function<void(bool)> done) {
-  static const std::atomic<bool> keep_waiting{false};
-  auto* listener = new PostingDelivery(mailbox_, std::move(done));
-  const RdKafka::ErrorCode err = producer_.produce({topic, key, value, &record_headers, listener}, keep_waiting);
-  if (err != RdKafka::ERR_NO_ERROR) {
-    log::error("actuator", "{}: cannot produce to {}: {}", section_.name, topic, RdKafka::err2str(err));
-    delete listener;
-  }
+void ActuatorGateway::write_outcome(const Bytes& outcome, const DeviceId& device, const RecordContext& context,
+                                    DeliveryDone done) {
+  auto pending = std::make_shared<Pending>();
+  pending->topic = section_.events;
+  pending->key = device.str();
+  pending->value = outcome;
+  pending->headers = headers_for(context);
+  pending->headers.add(headers::kCommandOffset, format_command_offset(context.position));
+  pending->done = std::move(done);
+  produce(std::move(pending));
 }
+
+void ActuatorGateway::write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view detail,
+                                        std::string_view correlation) {
+  std::vector<std::string_view> captures;
+  auto pending = std::make_shared<Pending>();
+  pending->topic = section_.dead_letter;
+  if (section_.response.match(topic, captures) && !captures.empty()) pending->key = std::string(captures.front());
+  pending->value = payload;
+  pending->headers = headers::RecordHeaders::for_new_record(config_.gateway.id);
+  pending->headers.add(headers::kSource, topic);
+  pending->headers.add(headers::kError, "bad_response");
+  pending->headers.add(headers::kErrorDetail, detail);
+  if (!correlation.empty()) pending->headers.add(headers::kMqttCorrelationData, correlation);
+  pending->done = [this](const Delivery& delivery) {
+    if (!delivery.ok) log::error("actuator", "{}: dead letter not written: {}", section_.name, delivery.error);
+  };
+  produce(std::move(pending));
+}
+
+void ActuatorGateway::send_request(const DeviceId& device, const InteractionId& interaction, const Bytes& request,
+                                   std::string_view traceparent, std::function<void(bool, std::string)> done) {
+  auto message = mqtt::message::create(section_.request.render({device.str()}), request.data(), request.size(), 1, false);
+  mqtt::properties properties{{mqtt::property::RESPONSE_TOPIC, section_.response.render({device.str()})},
+                              {mqtt::property::CORRELATION_DATA, mqtt::binary(interaction.str())}};
+  if (!traceparent.empty()) {
+    properties.add({mqtt::property::USER_PROPERTY, std::string(headers::kTraceparent), std::string(traceparent)});
+  }
+  message->set_properties(properties);
+  window_.submit([this, message, done = std::move(done)] {
+    auto finished = [this, done](bool ok, std::string error) {
+      window_.done();
+      done(ok, std::move(error));
+    };
+    auto* listener = new PostingPublish(mailbox_, finished);
+    try {
+      mqtt_.client().publish(message, nullptr, *listener);
+    } catch (const mqtt::exception& failure) {
+      delete listener;
+      boost::asio::post(io_, [finished, what = std::string(failure.what())] { finished(false, what); });
+    }
+  });
+}
+
+std::unique_ptr<Timer> ActuatorGateway::make_timer() { return std::make_unique<AsioTimer>(io_); }
+bool ActuatorGateway::session_up() const { return mqtt_.connected(); }
+bool ActuatorGateway::device_offline(const DeviceId& device) const { return presence_.is_offline(device.str()); }
+void ActuatorGateway::commit(const OffsetTracker::Offsets& offsets) {
+  if (commands_) commands_->commit_async(offsets);
+}
+void ActuatorGateway::job_finished() { job_slots_.release(); }
+std::int64_t ActuatorGateway::now_ms() const { return unix_ms(); }
 
 void ActuatorGateway::log_stats() const {
-  log::info("actuator", "{}: commands {} succeeded {} rejected {} timed out {} failed {} expired {} resumed {} late {} unmatched {}",
-            section_.name, counters_.commands->value(), counters_.succeeded->value(), counters_.rejected->value(),
-            counters_.timed_out->value(), counters_.failed->value(), counters_.expired->value(),
-            counters_.resumed->value(), counters_.late_responses->value(), counters_.unmatched_responses->value());
+  protocol_.log_stats();
+  if (const Readiness readiness = ready(); !readiness.ready()) log::info("actuator", "{}", readiness.text());
 }
 
 }  // namespace archer::actuators

@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "archer/actuators/messages.h"
 #include "archer/actuators/replay.h"
+#include "archer/protocol/messages.h"
 #include "archer/core/clock.h"
 #include "archer/core/headers.h"
 #include "archer/core/units.h"
@@ -23,23 +23,23 @@
 namespace archer::ctl {
 namespace {
 
-using actuators::Bytes;
+using protocol::Bytes;
 
 std::span<const std::uint8_t> value_of(const RdKafka::Message& message) {
   return {static_cast<const std::uint8_t*>(message.payload()), message.len()};
 }
 
-std::string outcome_json(const actuators::Outcome& outcome) {
+std::string outcome_json(const protocol::Outcome& outcome) {
   std::string response = "null";
-  if (auto decoded = actuators::decode_device_response(outcome.response)) {
-    response = fmt::format("{{\"status\":{},\"detail\":{}}}", json_string(actuators::name_of(decoded->status)),
+  if (auto decoded = protocol::decode_device_response(outcome.response)) {
+    response = fmt::format("{{\"status\":{},\"detail\":{}}}", json_string(protocol::name_of(decoded->status)),
                            json_string(decoded->detail));
   }
   return fmt::format(
       "{{\"command_id\":{},\"interaction_id\":{},\"device\":{},\"status\":{},\"latency_ms\":{},\"detail\":{},"
       "\"response\":{}}}",
-      json_string(outcome.command_id), json_string(outcome.interaction_id), json_string(outcome.device),
-      json_string(actuators::name_of(outcome.status)), outcome.latency_ms, json_string(outcome.detail), response);
+      json_string(outcome.command_id.str()), json_string(outcome.interaction_id.str()), json_string(outcome.device.str()),
+      json_string(protocol::name_of(outcome.status)), outcome.latency_ms, json_string(outcome.detail), response);
 }
 
 // Loads --config and finds --actuator (or the only actuator section when not given).
@@ -96,7 +96,8 @@ int command(const std::vector<std::string>& argv) {
   }
   auto target = load_target(*args, true);
   if (!target) return 2;
-  actuators::Command cmd{new_record_id().to_string(), *args->value("--device"), *args->value("--action"), {}, unix_ms(), 0};
+  protocol::Command cmd{protocol::CommandId(new_record_id().to_string()), protocol::DeviceId(*args->value("--device")),
+                        *args->value("--action"), {}, unix_ms(), 0};
   for (const std::string& arg : args->values("--arg")) {
     const auto equals = arg.find('=');
     if (equals == std::string::npos || equals == 0) {
@@ -131,7 +132,7 @@ int command(const std::vector<std::string>& argv) {
     return 1;
   }
   headers::RecordHeaders record_headers;
-  record_headers.add(headers::kId, cmd.id);
+  record_headers.add(headers::kId, cmd.id.str());
   record_headers.add(headers::kTime, std::to_string(cmd.issued_at_ms));
   record_headers.add(headers::kGateway, target->config.gateway.id);
   if (auto trace = args->value("--traceparent")) record_headers.add(headers::kTraceparent, *trace);
@@ -139,33 +140,33 @@ int command(const std::vector<std::string>& argv) {
     void on_delivery(const RdKafka::Message& message) override { err = message.err(); }
     std::atomic<RdKafka::ErrorCode> err{RdKafka::ERR__IN_PROGRESS};
   } delivery;
-  const Bytes value = actuators::encode(cmd);
+  const Bytes value = protocol::encode(cmd);
   std::atomic<bool> never{false};
-  RdKafka::ErrorCode err = producer->produce({section.commands, cmd.device, value, &record_headers, &delivery}, never);
+  RdKafka::ErrorCode err = producer->produce({section.commands, cmd.device.str(), value, &record_headers, &delivery}, never);
   if (err == RdKafka::ERR_NO_ERROR && producer->flush(std::chrono::seconds(30)) == 0) err = delivery.err;
   if (err != RdKafka::ERR_NO_ERROR) {
     std::fprintf(stderr, "archer-ctl: the command was not written to %s: %s\n", section.commands.c_str(),
                  RdKafka::err2str(err).c_str());
     return 1;
   }
-  std::printf("%s\n", cmd.id.c_str());
+  std::printf("%s\n", cmd.id.str().c_str());
   std::fflush(stdout);
   if (!wait) return 0;
 
   const auto deadline = std::chrono::steady_clock::now() + *wait;
-  std::optional<actuators::Outcome> outcome;
+  std::optional<protocol::Outcome> outcome;
   events->read(
       [&](const RdKafka::Message& message) {
-        auto decoded = actuators::decode_outcome(value_of(message));
+        auto decoded = protocol::decode_outcome(value_of(message));
         if (decoded && decoded->command_id == cmd.id) outcome = std::move(decoded);
       },
       true, [&] { return outcome.has_value() || std::chrono::steady_clock::now() >= deadline; });
   if (!outcome) {
-    std::fprintf(stderr, "archer-ctl: no outcome for %s within %s\n", cmd.id.c_str(), args->value("--wait")->c_str());
+    std::fprintf(stderr, "archer-ctl: no outcome for %s within %s\n", cmd.id.str().c_str(), args->value("--wait")->c_str());
     return 3;
   }
   std::printf("%s\n", outcome_json(*outcome).c_str());
-  return outcome->status == actuators::OutcomeStatus::SUCCEEDED ? 0 : 1;
+  return outcome->status == protocol::OutcomeStatus::SUCCEEDED ? 0 : 1;
 }
 
 int tx(const std::vector<std::string>& argv) {
@@ -185,11 +186,11 @@ int tx(const std::vector<std::string>& argv) {
   }
   const auto device = args->value("--device");
   const auto command_id = args->value("--command");
-  std::vector<actuators::Transaction> timeline;
+  std::vector<protocol::Transaction> timeline;
   reader->read(
       [&](const RdKafka::Message& message) {
-        auto record = actuators::decode_transaction(value_of(message));
-        if (!record || (device && record->device != *device) || (command_id && record->command_id != *command_id)) return;
+        auto record = protocol::decode_transaction(value_of(message));
+        if (!record || (device && record->device.str() != *device) || (command_id && record->command_id.str() != *command_id)) return;
         timeline.push_back(std::move(*record));
       },
       false, [] { return false; });
@@ -197,24 +198,24 @@ int tx(const std::vector<std::string>& argv) {
   std::stable_sort(timeline.begin(), timeline.end(), [](const auto& a, const auto& b) { return a.time_ms < b.time_ms; });
   for (const auto& record : timeline) {
     std::string detail = record.detail;
-    if (record.phase == actuators::Phase::RESPONDED) {
-      if (auto response = actuators::decode_device_response(record.payload)) {
-        detail = fmt::format("{} {}{}", actuators::name_of(response->status), response->detail,
+    if (record.phase == protocol::Phase::RESPONDED) {
+      if (auto response = protocol::decode_device_response(record.payload)) {
+        detail = fmt::format("{} {}{}", protocol::name_of(response->status), response->detail,
                              record.detail.empty() ? "" : " (" + record.detail + ")");
       }
-    } else if (record.phase == actuators::Phase::CLOSED) {
-      if (auto outcome = actuators::decode_outcome(record.payload)) {
-        detail = fmt::format("outcome {} in {} ms {}", actuators::name_of(outcome->status), outcome->latency_ms, outcome->detail);
+    } else if (record.phase == protocol::Phase::CLOSED) {
+      if (auto outcome = protocol::decode_outcome(record.payload)) {
+        detail = fmt::format("outcome {} in {} ms {}", protocol::name_of(outcome->status), outcome->latency_ms, outcome->detail);
       }
-    } else if (record.phase == actuators::Phase::OPENED) {
-      if (auto opened = actuators::decode_command(record.payload)) {
+    } else if (record.phase == protocol::Phase::OPENED) {
+      if (auto opened = protocol::decode_command(record.payload)) {
         detail = opened->action;
         for (const auto& [name, value] : opened->args) detail += fmt::format(" {}={}", name, value);
       }
     }
     std::printf("%s  %-12s %-10s attempt %u  command %s  interaction %s  %s\n", format_utc(record.time_ms).c_str(),
-                record.device.c_str(), actuators::name_of(record.phase), record.attempt, record.command_id.c_str(),
-                record.interaction_id.c_str(), detail.c_str());
+                record.device.str().c_str(), protocol::name_of(record.phase), record.attempt,
+                record.command_id.str().c_str(), record.interaction_id.str().c_str(), detail.c_str());
   }
   if (timeline.empty()) std::fprintf(stderr, "archer-ctl: no transaction records match\n");
   return 0;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "archer/schemas/command_generated.h"
+#include "archer/schemas/device_response_generated.h"
 
 namespace archer::devsim {
 namespace {

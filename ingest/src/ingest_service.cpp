@@ -86,23 +86,23 @@ bool IngestService::offer(const mqtt::const_message_ptr& message) {
   if (taker == nullptr) return false;
 
   const spool::SpoolRecord record = spool_record_from_mqtt(*message, taker->name, unix_ms());
-  while (true) {
-    const spool::AppendResult result = spool_->append(record);
-    if (result.ok()) break;
-    if (result.status == spool::SpoolStatus::error) {
-      // Nothing else can keep it: the broker is acknowledged when this returns.
-      spool_errors_.add();
-      log::error("ingest", "spool could not store a message from '{}': {}", message->get_topic(), result.message);
-      return true;
-    }
-    // Full, with backpressure: hold Paho's thread, so the broker queues for our session meanwhile.
-    spool_full_waits_.add();
+  spool::AppendResult result = spool_->append(record);
+  if (result.status == spool::SpoolStatus::full) {
+    // Never wait here: Paho's one callback thread serves every session of the process. The broker
+    // is acknowledged when this returns, so the message is kept above the limit, and intake pauses
+    // (the session disconnects; the broker queues for it) until the drainer has made room.
+    result = spool_->append(record, spool::Spool::Admission::beyond_limit);
+    pause_intake();
+  }
+  if (!result.ok()) {
+    // Nothing else can keep it: the broker is acknowledged when this returns.
+    spool_errors_.add();
     std::uint64_t suppressed = 0;
-    if (full_log_limit_.allow(suppressed)) {
-      log::warn("ingest", "spool full ({} bytes in {} readings): MQTT intake paused until Kafka takes some",
-                spool_->size_bytes(), spool_->size_records());
+    if (spool_error_log_limit_.allow(suppressed)) {
+      log::error("ingest", "spool could not store a message from '{}': {} ({} more since the last line)",
+                 message->get_topic(), result.message, suppressed);
     }
-    spool_->wait_for_space(std::chrono::seconds(1));
+    return true;
   }
   if (drainer_idle_.load(std::memory_order_relaxed)) wake_drainer_.notify_one();
   return true;
@@ -144,6 +144,35 @@ void IngestService::take_reloaded_sections() {
   sections_ = std::move(pending_sections_);
   pending_sections_.clear();
   log::info("ingest", "reloaded {} section(s): schemas and settings apply from the next reading", sections_.size());
+}
+
+void IngestService::set_intake_control(std::function<void(bool pause)> control) { intake_control_ = std::move(control); }
+
+void IngestService::pause_intake() {
+  if (intake_paused_.exchange(true)) return;
+  spool_full_waits_.add();
+  std::uint64_t suppressed = 0;
+  if (full_log_limit_.allow(suppressed)) {
+    log::warn("ingest", "spool full ({} bytes in {} readings): MQTT intake paused until Kafka takes some",
+              spool_->size_bytes(), spool_->size_records());
+  }
+  if (intake_control_) intake_control_(true);
+}
+
+void IngestService::resume_intake_when_room() {
+  // Hysteresis: a quarter of the spool free before intake resumes, so it does not flap.
+  if (!intake_paused_.load() || spool_->size_bytes() + spool_->max_size() / 4 > spool_->max_size()) return;
+  intake_paused_ = false;
+  log::info("ingest", "spool has room again ({} bytes in {} readings): MQTT intake resumes", spool_->size_bytes(),
+            spool_->size_records());
+  if (intake_control_) intake_control_(false);
+}
+
+Readiness IngestService::ready() const {
+  Readiness out;
+  if (producer_failed_.load()) out.not_ready("ingest: its Kafka producer failed and is being replaced");
+  if (intake_paused_.load()) out.not_ready("ingest: the spool is full; MQTT intake is paused until Kafka takes some");
+  return out;
 }
 
 void IngestService::start() {
@@ -227,15 +256,18 @@ void IngestService::drain_spool() {
   std::uint64_t cursor = 0;  // the last sequence handed to the producer
   while (!abandon_waits_) {
     if (producer_->fatal()) {
+      producer_failed_ = true;
       if (!replace_producer()) {
         std::unique_lock lock(mutex_);
         wake_drainer_.wait_for(lock, std::chrono::seconds(1));
         if (stopping_) return;
         continue;
       }
+      producer_failed_ = false;
       cursor = 0;
     }
     remove_acknowledged();
+    resume_intake_when_room();
     take_reloaded_sections();
     {
       std::unique_lock lock(mutex_);

@@ -9,9 +9,11 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <iostream>
 #include <librdkafka/rdkafkacpp.h>
 
 #include "archer/schemas/command_generated.h"
+#include "archer/schemas/device_response_generated.h"
 #include "archer/schemas/event_generated.h"
 #include "archer/testing/bridge.h"
 #include "archer/testing/command_writer.h"
@@ -39,8 +41,45 @@ const evt::CommandOutcome* outcome_of(const Record& record) {
   return evt::GetCommandOutcome(record.value.data());
 }
 
+constexpr const char* kValves = R"([[actuator]]
+name = "valves"
+commands = "cmd.valves"
+transactions = "tx.valves"
+events = "evt.valves"
+timeout = "2s"
+retries = 2
+)";
+
+// Keys before the first table header land in the generated [spool] table.
+std::string http_head(std::uint16_t port, const std::string& spool_keys = "") {
+  return fmt::format("{}\n[http]\nlisten = \"127.0.0.1:{}\"\n\n", spool_keys, port);
+}
+
+std::optional<double> scrape(std::uint16_t port, const std::string& metric) {
+  const auto body = archer::faults::http_get(port, "/metrics");
+  if (!body) return std::nullopt;
+  return archer::faults::metric_value(*body, metric);
+}
+
 class ActuatorFaults : public ::testing::Test {
  protected:
+  // Every outcome of the event log until `commands` commands have one (or the deadline), then what
+  // arrives in 2 s more (repeats arrive behind): command id -> its outcomes.
+  std::map<std::string, std::vector<Record>> outcomes_until(KafkaConsumerForTest& events, std::size_t commands,
+                                                            std::chrono::seconds timeout) {
+    std::map<std::string, std::vector<Record>> out;
+    auto take = [&](const std::vector<Record>& records) {
+      for (const Record& record : records) {
+        const auto* outcome = outcome_of(record);
+        if (outcome != nullptr) out[outcome->command_id()->str()].push_back(record);
+      }
+    };
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (out.size() < commands && std::chrono::steady_clock::now() < deadline) take(events.consume_until(commands, 1s));
+    take(events.consume_until(1000, 2s));
+    return out;
+  }
+
   DevKafka kafka_{DevKafkaOptions().with_topic("cmd.valves:4").with_topic("tx.valves:4").with_topic("evt.valves:4")};
   Mosquitto mqtt_;
 };
@@ -154,6 +193,147 @@ retries = 3
   EXPECT_EQ(missing, 0u) << bridge.log();
   EXPECT_EQ(repeated_outcomes, 0u);
   EXPECT_EQ(repeated_actions, 0u);
+  EXPECT_EQ(bridge.stop(), 0);
+}
+
+// 9. Ingest backpressure never stalls actuation: the raw datalog refuses writes (no leader) until the
+// spool is full and the telemetry session's callback waits; commands still complete within their
+// timeout, over the actuation session. Then the datalog is back and no reading is lost.
+TEST_F(ActuatorFaults, CommandsCompleteWhileTheRawDatalogRefusesWrites) {
+  kafka_.create_topic("raw.telemetry", 3);
+  kafka_.create_topic("dlq.telemetry", 1);
+  archer::faults::Datalog datalog(kafka_.bootstrap());
+  TestDevices devices(mqtt_.uri());
+  const std::uint16_t port = archer::testing::free_port();
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(),
+                http_head(port, "max_size = \"1MiB\"") + archer::faults::telemetry_section() + kValves);
+  bridge.start();
+  for (int partition = 0; partition < 3; ++partition) kafka_.set_leader("raw.telemetry", partition, -1);
+  archer::faults::LoadOptions o;
+  o.devices = 50;
+  o.rate = 1000;
+  o.seconds = 20;
+  archer::faults::Load load(mqtt_.uri(), o);
+  ASSERT_TRUE(archer::testing::wait_until([&] { return scrape(port, "archer_spool_full_total").value_or(0) > 0; }, 30s,
+                                          100ms))
+      << "the spool never filled:\n" << bridge.log();
+
+  CommandWriter writer(kafka_.bootstrap());
+  std::vector<std::string> ids;
+  for (int n = 0; n < 20; ++n) ids.push_back(writer.write(fmt::format("v-{:02}", n % 10), "open"));
+  writer.flush();
+  KafkaConsumerForTest events(kafka_.bootstrap(), {"evt.valves"});
+  const auto outcomes = outcomes_until(events, ids.size(), 20s);
+  for (const std::string& id : ids) {
+    ASSERT_EQ(outcomes.count(id), 1u) << "command " << id << " has no outcome:\n" << bridge.log();
+    const auto* outcome = outcome_of(outcomes.at(id).front());
+    EXPECT_EQ(outcome->status(), evt::OutcomeStatus::SUCCEEDED) << id;
+    EXPECT_LT(outcome->latency_ms(), 2000) << "answered within the first attempt's timeout";
+  }
+  EXPECT_GT(scrape(port, "archer_spool_full_total").value_or(0), 0) << "still full while the commands ran";
+
+  for (int partition = 0; partition < 3; ++partition) kafka_.set_leader("raw.telemetry", partition, 1);
+  const auto report = load.finish();
+  ASSERT_TRUE(report.ok);
+  datalog.collect(report.acked, 120s);
+  EXPECT_EQ(datalog.distinct(), report.acked) << "readings lost:\n" << datalog.describe_gaps();
+  EXPECT_EQ(bridge.stop(), 0);
+}
+
+// 10. A fatal error of the actuator producer (librdkafka 2.0.2 can raise one for an idempotent
+// producer): it is replaced, what it held is sent again, every command gets its outcome and no
+// device acts twice. A record the old producer had sent but not yet heard back about can be written
+// twice (the same outcome, again): counted, not lost.
+TEST_F(ActuatorFaults, AFatalActuatorProducerIsReplacedAndEveryCommandGetsItsOutcome) {
+  TestDevices devices(mqtt_.uri());
+  const std::uint16_t port = archer::testing::free_port();
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), http_head(port) + kValves);
+  bridge.add_env("ARCHER_TEST_FATAL_PRODUCER_AFTER=actuators:40");
+  bridge.start();
+  CommandWriter writer(kafka_.bootstrap());
+  std::vector<std::string> ids;
+  for (int n = 0; n < 60; ++n) ids.push_back(writer.write(fmt::format("v-{:02}", n % 10), "set", {{"n", std::to_string(n)}}));
+  writer.flush();
+  KafkaConsumerForTest events(kafka_.bootstrap(), {"evt.valves"});
+  const auto outcomes = outcomes_until(events, ids.size(), 60s);
+  std::uint64_t repeated = 0;
+  for (const std::string& id : ids) {
+    ASSERT_EQ(outcomes.count(id), 1u) << "command " << id << " has no outcome:\n" << bridge.log();
+    const auto& records = outcomes.at(id);
+    repeated += records.size() - 1;
+    for (const Record& record : records) EXPECT_EQ(record.value, records.front().value) << "one outcome, repeated at most";
+    EXPECT_EQ(outcome_of(records.front())->status(), evt::OutcomeStatus::SUCCEEDED);
+  }
+  std::map<std::string, int> performed;
+  for (int d = 0; d < 10; ++d) {
+    for (const auto& action : devices.actions(fmt::format("v-{:02}", d))) ++performed[action.args.at("n")];
+  }
+  EXPECT_EQ(performed.size(), ids.size());
+  for (const auto& [n, times] : performed) EXPECT_EQ(times, 1) << "command n=" << n << " was performed twice";
+  EXPECT_EQ(scrape(port, "archer_actuator_producers_replaced_total").value_or(-1), 1) << bridge.log();
+  std::cout << "FIGURES scenario=actuator_fatal_producer commands=" << ids.size() << " repeated_outcomes=" << repeated
+            << std::endl;
+  EXPECT_EQ(bridge.stop(), 0);
+}
+
+// 11. Kafka unreachable at start: the gateway cannot read its logs. It says so in /readyz (503 and
+// the reason) and the log, keeps trying, and becomes ready on its own once Kafka is back.
+TEST_F(ActuatorFaults, ReadyzSaysWhyWhileTheLogsCannotBeReadAndRecoversOnItsOwn) {
+  TestDevices devices(mqtt_.uri());
+  const std::uint16_t port = archer::testing::free_port();
+  kafka_.command("down all");
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), http_head(port) + kValves);
+  bridge.start();
+  std::string body;
+  ASSERT_TRUE(archer::testing::wait_until(
+      [&] {
+        const auto response = archer::faults::http_request(port, "/readyz");
+        body = response ? response->body : "";
+        return response && response->status == 503 && body.find("actuator valves: cannot read its logs") != std::string::npos;
+      },
+      40s, 200ms))
+      << "last /readyz: " << body << "\n" << bridge.log();
+  kafka_.command("up all");
+  ASSERT_TRUE(archer::testing::wait_until(
+      [&] {
+        const auto response = archer::faults::http_request(port, "/readyz");
+        return response && response->status == 200;
+      },
+      60s, 200ms))
+      << bridge.log();
+  CommandWriter writer(kafka_.bootstrap());
+  const std::string id = writer.write("v-01", "open");
+  writer.flush();
+  KafkaConsumerForTest events(kafka_.bootstrap(), {"evt.valves"});
+  const auto outcomes = outcomes_until(events, 1, 30s);
+  ASSERT_EQ(outcomes.count(id), 1u) << bridge.log();
+  EXPECT_EQ(outcome_of(outcomes.at(id).front())->status(), evt::OutcomeStatus::SUCCEEDED);
+  EXPECT_EQ(bridge.stop(), 0);
+}
+
+// 12. The transaction log refuses a record for good (a command too large for it): the command cannot
+// be recorded, so it is not sent; it ends FAILED with the reason, and its device is free for the next
+// command. (Before, the refused produce dropped the command's completion and its device stayed busy
+// forever.)
+TEST_F(ActuatorFaults, ARefusedTransactionRecordFailsTheCommandAndFreesItsDevice) {
+  TestDevices devices(mqtt_.uri());
+  // The producer takes records of up to 100 kB: the OPENED record of a 150 kB command is refused.
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), kValves, "archer-test-gw", "\"message.max.bytes\" = 100000");
+  bridge.start();
+  KafkaConsumerForTest events(kafka_.bootstrap(), {"evt.valves"});
+  CommandWriter writer(kafka_.bootstrap());
+  const std::string refused = writer.write("v-01", "open", {{"note", std::string(150'000, 'x')}});
+  const std::string next = writer.write("v-01", "open");
+  writer.flush();
+  const auto outcomes = outcomes_until(events, 2, 30s);
+  ASSERT_EQ(outcomes.count(refused), 1u) << bridge.log();
+  const auto* outcome = outcome_of(outcomes.at(refused).front());
+  EXPECT_EQ(outcome->status(), evt::OutcomeStatus::FAILED);
+  EXPECT_NE(outcome->detail()->str().find("the transaction log refused the command"), std::string::npos)
+      << outcome->detail()->str();
+  ASSERT_EQ(outcomes.count(next), 1u) << "the device stayed busy:\n" << bridge.log();
+  EXPECT_EQ(outcome_of(outcomes.at(next).front())->status(), evt::OutcomeStatus::SUCCEEDED);
+  ASSERT_EQ(devices.actions("v-01").size(), 1u) << "only the second command reached the device";
   EXPECT_EQ(bridge.stop(), 0);
 }
 

@@ -136,7 +136,7 @@ RssSampler::~RssSampler() {
 
 // --- /metrics -------------------------------------------------------------------------------------
 
-std::optional<std::string> http_get(std::uint16_t port, const std::string& path, std::chrono::milliseconds timeout) {
+std::optional<HttpResponse> http_request(std::uint16_t port, const std::string& path, std::chrono::milliseconds timeout) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::nullopt;
   sockaddr_in addr{};
@@ -165,10 +165,15 @@ std::optional<std::string> http_get(std::uint16_t port, const std::string& path,
     response.append(buffer, static_cast<std::size_t>(n));
   }
   ::close(fd);
-  if (!ok || response.rfind("HTTP/1.1 200", 0) != 0) return std::nullopt;
   const std::size_t body = response.find("\r\n\r\n");
-  if (body == std::string::npos) return std::nullopt;
-  return response.substr(body + 4);
+  if (!ok || response.rfind("HTTP/1.1 ", 0) != 0 || body == std::string::npos) return std::nullopt;
+  return HttpResponse{std::atoi(response.c_str() + 9), response.substr(body + 4)};
+}
+
+std::optional<std::string> http_get(std::uint16_t port, const std::string& path, std::chrono::milliseconds timeout) {
+  auto response = http_request(port, path, timeout);
+  if (!response || response->status != 200) return std::nullopt;
+  return std::move(response->body);
 }
 
 std::optional<double> metric_value(const std::string& text, const std::string& name) {

@@ -110,6 +110,13 @@ class RssSampler {
 // VmRSS of a process in KiB, or 0 when it cannot be read.
 std::uint64_t rss_kib(pid_t pid);
 
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+// GET http://127.0.0.1:<port><path>: the status and body, or nullopt (connection refused, timeout).
+std::optional<HttpResponse> http_request(std::uint16_t port, const std::string& path,
+                                         std::chrono::milliseconds timeout = std::chrono::seconds(2));
 // GET http://127.0.0.1:<port><path>; the body, or nullopt (connection refused, timeout, not 200).
 std::optional<std::string> http_get(std::uint16_t port, const std::string& path,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(2));

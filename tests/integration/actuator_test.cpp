@@ -11,6 +11,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include "archer/schemas/command_generated.h"
+#include "archer/schemas/device_response_generated.h"
 #include "archer/schemas/event_generated.h"
 #include "archer/schemas/transaction_generated.h"
 #include "archer/testing/bridge.h"
@@ -34,7 +35,7 @@ namespace cmd = archer::command;
 namespace evt = archer::event;
 namespace trx = archer::transaction;
 
-std::string valves_section(std::string_view timeout = "2s", int retries = 2) {
+std::string valves_section(std::string_view timeout = "2s", int retries = 2, std::string_view snapshot_interval = "10s") {
   return fmt::format(R"([[actuator]]
 name = "valves"
 commands = "cmd.valves"
@@ -42,8 +43,17 @@ transactions = "tx.valves"
 events = "evt.valves"
 timeout = "{}"
 retries = {}
+snapshot_interval = "{}"
 )",
-                     timeout, retries);
+                     timeout, retries, snapshot_interval);
+}
+
+// From the last "ready in" line of the gateway's log: how many transaction and event records the
+// start read after its snapshots.
+std::optional<std::uint64_t> records_read_at_last_start(const std::string& log) {
+  const auto at = log.rfind("snapshot(s), ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stoull(log.substr(at + 13));
 }
 
 const evt::CommandOutcome* outcome_of(const Record& record) {
@@ -304,9 +314,42 @@ TEST_F(ActuatorTest, ReplayAnswersFromTheLogSendsNothingAndIsDeterministic) {
   EXPECT_EQ(spy.received_count(), 0u) << "replay sent something to a device";
 }
 
+// A restart reads the latest snapshot and only what the logs hold after it, not the whole history;
+// and what it knows from the snapshot is enough: no command is executed twice.
+TEST_F(ActuatorTest, ARestartReadsTheSnapshotAndOnlyTheLogsAfterIt) {
+  TestDevices devices(mqtt_.uri());
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section());
+  bridge.start();
+  CommandWriter writer(kafka_.bootstrap());
+  for (int n = 0; n < 100; ++n) writer.write(fmt::format("v-{:02}", n % 10), "set", {{"n", std::to_string(n)}});
+  writer.flush();
+  KafkaConsumerForTest events(kafka_.bootstrap(), {"evt.valves"});
+  ASSERT_EQ(events.consume_until(100, 60s).size(), 100u) << bridge.log();
+  ASSERT_EQ(bridge.stop(), 0);  // writes a last snapshot
+
+  KafkaConsumerForTest snapshots(kafka_.bootstrap(), {"snapshot.gw-test"});
+  EXPECT_FALSE(snapshots.consume_until(1, 10s).empty()) << "no snapshot was written";
+  bridge.start();
+  ASSERT_TRUE(archer::testing::wait_until([&] { return records_read_at_last_start(bridge.log()).has_value() &&
+                                                       bridge.log().rfind("ready in") > bridge.log().rfind("starting"); },
+                                          20s, 50ms))
+      << bridge.log();
+  EXPECT_EQ(records_read_at_last_start(bridge.log()), 0u)
+      << "the start read the logs (400 transaction records) instead of the snapshot:\n" << bridge.log();
+  for (int n = 100; n < 120; ++n) writer.write(fmt::format("v-{:02}", n % 10), "set", {{"n", std::to_string(n)}});
+  writer.flush();
+  ASSERT_EQ(events.consume_until(20, 60s).size(), 20u) << bridge.log();
+  EXPECT_TRUE(events.consume_until(1, 2s).empty()) << "a command of before the restart got a second outcome";
+  std::size_t actions = 0;
+  for (int d = 0; d < 10; ++d) actions += devices.actions(fmt::format("v-{:02}", d)).size();
+  EXPECT_EQ(actions, 120u) << "a device acted twice, or not at all";
+  EXPECT_EQ(bridge.stop(), 0);
+}
+
 TEST_F(ActuatorTest, KilledAtRandomMomentsEveryCommandGetsOneOutcomeAndActsAtMostOnce) {
   TestDevices devices(mqtt_.uri());
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section("1s", 3));
+  // Snapshots every 300 ms: restarts recover from a snapshot plus the logs after it.
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section("1s", 3, "300ms"));
   bridge.start();
   CommandWriter writer(kafka_.bootstrap());
   std::vector<std::string> ids;

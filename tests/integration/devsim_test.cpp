@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "archer/schemas/command_generated.h"
+#include "archer/schemas/device_response_generated.h"
 #include "archer/schemas/telemetry_generated.h"
 #include "archer/testing/mqtt_client.h"
 #include "archer/testing/testing.h"

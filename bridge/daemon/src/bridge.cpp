@@ -10,7 +10,9 @@
 #include "archer/actuators/gateway.h"
 #include "archer/actuators/presence.h"
 #include "archer/actuators/replay.h"
+#include "archer/core/callback_guard.h"
 #include "archer/core/log.h"
+#include "archer/core/readiness.h"
 #include "archer/core/metrics.h"
 #include "archer/core/version.h"
 #include "archer/daemon/http_server.h"
@@ -38,20 +40,36 @@ void schedule_stats(boost::asio::steady_timer& timer, const std::function<void()
   });
 }
 
+// The actuation session's MQTT settings: the gateway's own, under a client id of its own, so that
+// device answers never wait behind telemetry (a full spool pauses the telemetry session).
+MqttConfig actuation_mqtt(const MqttConfig& mqtt) {
+  MqttConfig out = mqtt;
+  out.client_id += "-actuators";
+  return out;
+}
+
+// Runs the event loop until it is stopped; a handler that throws is counted and logged, and the
+// loop goes on.
+void run_loop(boost::asio::io_context& io) {
+  while (true) {
+    try {
+      io.run();
+      return;
+    } catch (const std::exception& failure) {
+      note_callback_failure("main loop", failure.what());
+    }
+  }
+}
+
 }  // namespace
 
 int run_bridge(const Config& config) {
   log::info("bridge", "gateway {} starting (archer-bridge {}), config {}", config.gateway.id, kVersion,
             config.file.string());
   Metrics metrics;
+  attach_callback_failure_counter(&metrics.counter(
+      "archer_callback_exceptions_total", "Library callbacks (Paho, librdkafka, Asio) that threw; their event was dropped"));
   std::string error;
-  // Actuators and ingest have a producer each: the ingest one is replaced after a fatal error
-  // without touching exchanges under way.
-  auto producer = transport::KafkaProducer::create(config.kafka, error, "actuators");
-  if (!producer) {
-    log::error("bridge", "{}", error);
-    return kExitStartFailed;
-  }
   auto ingest = ingest::IngestService::create(config, metrics, error);
   if (!ingest) {
     log::error("bridge", "{}", error);
@@ -59,17 +77,32 @@ int run_bridge(const Config& config) {
   }
 
   boost::asio::io_context io;
+  // Two MQTT sessions: telemetry, and actuation (device answers and presence), so that pausing
+  // telemetry intake (a full spool) never pauses a command's answer.
   transport::MqttSession mqtt(config.mqtt);
+  transport::MqttSession actuation(actuation_mqtt(config.mqtt));
   actuators::PresenceTracker presence;
   std::vector<std::unique_ptr<actuators::ActuatorGateway>> gateways;
   for (const ActuatorSection& section : config.actuators) {
-    gateways.push_back(std::make_unique<actuators::ActuatorGateway>(config, section, *producer, mqtt, presence, metrics));
+    gateways.push_back(std::make_unique<actuators::ActuatorGateway>(config, section, actuation, presence, metrics));
   }
+  const bool ingesting = !config.ingest.empty();
+  auto readiness = [&] {
+    Readiness out;
+    if (ingesting && !mqtt.connected() && !mqtt.intake_paused()) {
+      out.not_ready("mqtt: the telemetry session is not connected and subscribed");
+    }
+    if (!gateways.empty() && !actuation.connected()) {
+      out.not_ready("mqtt: the actuation session is not connected and subscribed");
+    }
+    out.add(ingest->ready());
+    for (const auto& gateway : gateways) out.add(gateway->ready());
+    return out;
+  };
   std::unique_ptr<HttpServer> http;
   if (config.http) {
     try {
-      http = std::make_unique<HttpServer>(io, *config.http, metrics,
-                                          [&mqtt, &ingest] { return mqtt.connected() && ingest->ready(); });
+      http = std::make_unique<HttpServer>(io, *config.http, metrics, readiness);
     } catch (const boost::system::system_error& failure) {
       log::error("bridge", "cannot listen on {}:{}: {}", config.http->host, config.http->port, failure.what());
       return kExitStartFailed;
@@ -77,34 +110,42 @@ int run_bridge(const Config& config) {
   }
 
   for (auto& [filter, qos] : ingest->subscriptions()) mqtt.add_subscription(filter, qos);
-  if (!gateways.empty()) mqtt.add_subscription(presence.filter(), 1);
-  for (const auto& gateway : gateways) {
-    auto [filter, qos] = gateway->subscription();
-    mqtt.add_subscription(filter, qos);
-  }
+  ingest->set_intake_control([&mqtt](bool pause) {
+    if (pause) mqtt.pause_intake();
+    else mqtt.resume_intake();
+  });
   Counter& unrouted = metrics.counter("archer_mqtt_unrouted_total", "MQTT messages no section takes");
-  mqtt.set_message_handler([&](const mqtt::const_message_ptr& message) {
-    if (!gateways.empty() && presence.offer(*message)) return;
-    for (const auto& gateway : gateways) {
-      if (gateway->offer(message)) return;
-    }
-    if (ingest->offer(message)) return;
+  auto unrouted_message = [&unrouted](const mqtt::const_message_ptr& message) {
     unrouted.add();
     log::debug("bridge", "no section takes topic '{}'", message->get_topic());
+  };
+  mqtt.set_message_handler([&](const mqtt::const_message_ptr& message) {
+    if (!ingest->offer(message)) unrouted_message(message);
   });
+  if (!gateways.empty()) {
+    actuation.add_subscription(presence.filter(), 1);
+    for (const auto& gateway : gateways) {
+      auto [filter, qos] = gateway->subscription();
+      actuation.add_subscription(filter, qos);
+    }
+    actuation.set_message_handler([&](const mqtt::const_message_ptr& message) {
+      if (presence.offer(*message)) return;
+      for (const auto& gateway : gateways) {
+        if (gateway->offer(message)) return;
+      }
+      unrouted_message(message);
+    });
+  }
 
-  ingest->start();
-  mqtt.start();
-  // Each gateway rebuilds its view from its logs before it consumes a command.
   for (const auto& gateway : gateways) {
     if (!gateway->start(error)) {
       log::error("bridge", "{}", error);
-      for (const auto& started : gateways) started->stop(std::chrono::milliseconds(0));
-      mqtt.stop(std::chrono::seconds(5));
-      ingest->stop();
       return kExitStartFailed;
     }
   }
+  ingest->start();
+  if (ingesting) mqtt.start();
+  if (!gateways.empty()) actuation.start();
 
   boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
   stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -136,17 +177,16 @@ int run_bridge(const Config& config) {
   };
   boost::asio::steady_timer stats_timer(io);
   schedule_stats(stats_timer, log_stats);
-  io.run();
+  run_loop(io);
 
-  // Ordered shutdown: no new commands, running exchanges finish (MQTT still up), then no new
-  // readings, then everything taken is handed to Kafka.
-  for (const auto& gateway : gateways) gateway->stop(kActuatorDrain);
+  // Ordered shutdown: telemetry intake stops first, then running exchanges finish while the actuation
+  // session is still up, then everything taken is handed to Kafka.
   mqtt.stop(std::chrono::seconds(5));
-  ingest->stop();
-  const int left = producer->flush(kDrainTimeout);
+  for (const auto& gateway : gateways) gateway->stop(kActuatorDrain);
+  actuation.stop(std::chrono::seconds(5));
+  ingest->stop(kDrainTimeout);
   log_stats();
-  if (left > 0) log::error("bridge", "{} record(s) not acknowledged by Kafka within {}s", left, kDrainTimeout.count());
-  else log::info("bridge", "drained; stopped");
+  log::info("bridge", "drained; stopped");
   return kExitOk;
 }
 

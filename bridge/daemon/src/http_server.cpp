@@ -16,7 +16,7 @@ using tcp = boost::asio::ip::tcp;
 // One connection: read a request, write the answer, close.
 class Exchange : public std::enable_shared_from_this<Exchange> {
  public:
-  Exchange(tcp::socket socket, const Metrics& metrics, const std::function<bool()>& ready)
+  Exchange(tcp::socket socket, const Metrics& metrics, const std::function<Readiness()>& ready)
       : stream_(std::move(socket)), metrics_(metrics), ready_(ready) {}
 
   void start() {
@@ -39,8 +39,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     } else if (target == "/healthz") {
       respond(http::status::ok, "text/plain", "ok\n");
     } else if (target == "/readyz") {
-      const bool ready = ready_();
-      respond(ready ? http::status::ok : http::status::service_unavailable, "text/plain", ready ? "ready\n" : "not ready\n");
+      const Readiness readiness = ready_();
+      respond(readiness.ready() ? http::status::ok : http::status::service_unavailable, "text/plain",
+              readiness.ready() ? "ready\n" : "not ready: " + readiness.text() + "\n");
     } else {
       respond(http::status::not_found, "text/plain", "not found: /metrics, /healthz, /readyz\n");
     }
@@ -62,13 +63,13 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   http::request<http::empty_body> request_;
   http::response<http::string_body> response_;
   const Metrics& metrics_;
-  const std::function<bool()>& ready_;
+  const std::function<Readiness()>& ready_;
 };
 
 }  // namespace
 
 HttpServer::HttpServer(boost::asio::io_context& io, const HttpConfig& config, const Metrics& metrics,
-                       std::function<bool()> ready)
+                       std::function<Readiness()> ready)
     : acceptor_(io, tcp::endpoint(boost::asio::ip::make_address(config.host), config.port)),
       metrics_(metrics),
       ready_(std::move(ready)) {

@@ -179,7 +179,7 @@ struct Spool::Impl {
     space_cv.notify_all();
   }
 
-  AppendResult append_encoded(std::vector<std::string>& values, std::uint64_t total);
+  AppendResult append_encoded(std::vector<std::string>& values, std::uint64_t total, bool beyond_limit = false);
   RemoveResult remove_keys(std::span<const std::uint64_t> sequences);
 };
 
@@ -311,7 +311,15 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
   return std::unique_ptr<Spool>(new Spool(std::move(impl)));
 }
 
-AppendResult Spool::append(const SpoolRecord& record) { return append_batch(std::span<const SpoolRecord>(&record, 1)); }
+AppendResult Spool::append(const SpoolRecord& record, Admission admission) {
+  if (admission == Admission::within_limit) return append_batch(std::span<const SpoolRecord>(&record, 1));
+  if (!encodable(record)) {
+    impl_->errors_total->add();
+    return {SpoolStatus::error, 0, 0, 0, "record not encodable (qos > 2 or a field over 4 GiB)"};
+  }
+  std::vector<std::string> values{encode_record(record)};
+  return impl_->append_encoded(values, kStoredKeySize + values.front().size(), /*beyond_limit=*/true);
+}
 
 AppendResult Spool::append_batch(std::span<const SpoolRecord> records) {
   AppendResult result;
@@ -334,10 +342,10 @@ AppendResult Spool::append_batch(std::span<const SpoolRecord> records) {
   return impl_->append_encoded(values, total);
 }
 
-AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::uint64_t total) {
+AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::uint64_t total, bool beyond_limit) {
   AppendResult result;
   result.bytes = total;
-  if (total > config.max_size) {
+  if (total > config.max_size && !beyond_limit) {
     errors_total->add();
     result.status = SpoolStatus::error;
     result.message = fmt::format("{} bytes can never fit in a spool of max_size {}", total, config.max_size);
@@ -347,7 +355,7 @@ AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::
   for (int attempt = 0;; ++attempt) {
     const std::uint64_t cap = limit();
     const std::uint64_t used = bytes.load();
-    const bool must_drop = used + total > cap;
+    const bool must_drop = used + total > cap && !beyond_limit;
     if (must_drop && config.on_full == SpoolFullPolicy::backpressure) {
       last_refused.store(total);
       full_total->add();

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
+#include "archer/core/callback_guard.h"
 #include "archer/core/log.h"
 #include "archer/transport/kafka_headers.h"
 
@@ -24,6 +25,29 @@ const KafkaProperties kProducerDefaults{
 };
 
 }  // namespace
+
+bool is_retriable(RdKafka::ErrorCode err) {
+  switch (err) {
+    case RdKafka::ERR__QUEUE_FULL:
+    case RdKafka::ERR__FATAL:
+    case RdKafka::ERR__PURGE_QUEUE:
+    case RdKafka::ERR__PURGE_INFLIGHT:
+    case RdKafka::ERR__MSG_TIMED_OUT:
+    case RdKafka::ERR__TIMED_OUT:
+    case RdKafka::ERR__TRANSPORT:
+    case RdKafka::ERR__ALL_BROKERS_DOWN:
+    case RdKafka::ERR_REQUEST_TIMED_OUT:
+    case RdKafka::ERR_NOT_ENOUGH_REPLICAS:
+    case RdKafka::ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RdKafka::ERR_LEADER_NOT_AVAILABLE:
+    case RdKafka::ERR_NOT_LEADER_FOR_PARTITION:
+    case RdKafka::ERR_NETWORK_EXCEPTION:
+    case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
+      return true;
+    default:
+      return false;
+  }
+}
 
 std::unique_ptr<RdKafka::Conf> make_kafka_conf(const KafkaProperties& defaults, const KafkaConfig& config,
                                                std::string& error) {
@@ -52,9 +76,15 @@ std::unique_ptr<KafkaProducer> KafkaProducer::create(const KafkaConfig& config, 
   defaults.emplace_back("client.id", fmt::format("archer-{}", role));
   auto conf = make_kafka_conf(defaults, config, error);
   if (!conf) return nullptr;
-  if (const char* after = std::getenv("ARCHER_TEST_FATAL_PRODUCER_AFTER"); after != nullptr && role == "ingest") {
-    producer->fatal_after_ = std::atoll(after);
-    log::warn("kafka", "test hook: the {} producer raises a fatal error after {} record(s)", role, after);
+  if (const char* hook = std::getenv("ARCHER_TEST_FATAL_PRODUCER_AFTER"); hook != nullptr) {
+    const std::string_view text(hook);
+    const auto colon = text.find(':');
+    const std::string_view hooked_role = colon == std::string_view::npos ? "ingest" : text.substr(0, colon);
+    static std::atomic<bool> fired{false};
+    if (hooked_role == role && !fired.exchange(true)) {
+      producer->fatal_after_ = std::atoll(std::string(colon == std::string_view::npos ? text : text.substr(colon + 1)).c_str());
+      log::warn("kafka", "test hook: the {} producer raises a fatal error after {} record(s)", role, producer->fatal_after_.load());
+    }
   }
   std::string problem;
   if (conf->set("dr_cb", &producer->dispatcher_, problem) != RdKafka::Conf::CONF_OK ||
@@ -127,10 +157,16 @@ int KafkaProducer::flush(std::chrono::milliseconds timeout) {
 int KafkaProducer::outstanding() const { return producer_->outq_len(); }
 
 void KafkaProducer::DeliveryDispatcher::dr_cb(RdKafka::Message& message) {
-  if (auto* listener = static_cast<DeliveryListener*>(message.msg_opaque())) listener->on_delivery(message);
+  guarded("Kafka delivery report", [&] {
+    if (auto* listener = static_cast<DeliveryListener*>(message.msg_opaque())) listener->on_delivery(message);
+  });
 }
 
 void KafkaProducer::EventLogger::event_cb(RdKafka::Event& event) {
+  guarded("Kafka event", [&] { handle(event); });
+}
+
+void KafkaProducer::EventLogger::handle(RdKafka::Event& event) {
   switch (event.type()) {
     case RdKafka::Event::EVENT_ERROR:
       if (event.fatal()) {

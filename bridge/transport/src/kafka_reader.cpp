@@ -11,11 +11,29 @@ namespace {
 
 constexpr int kRequestTimeoutMs = 10'000;
 
+bool is_quiet(RdKafka::ErrorCode err) {
+  // Nothing arrived in time, or a partition is at its end: the normal rhythm of reading.
+  return err == RdKafka::ERR__TIMED_OUT || err == RdKafka::ERR__PARTITION_EOF;
+}
+
 }  // namespace
 
 std::unique_ptr<KafkaReader> KafkaReader::open(const KafkaConfig& config, const std::string& topic,
                                                const std::string& group, Start start, std::string& error,
                                                bool missing_is_empty) {
+  return open_with(config, topic, group, start, nullptr, error, missing_is_empty);
+}
+
+std::unique_ptr<KafkaReader> KafkaReader::open_from(const KafkaConfig& config, const std::string& topic,
+                                                    const std::map<std::int32_t, std::int64_t>& from,
+                                                    std::string& error, bool missing_is_empty) {
+  return open_with(config, topic, "", Start::beginning, &from, error, missing_is_empty);
+}
+
+std::unique_ptr<KafkaReader> KafkaReader::open_with(const KafkaConfig& config, const std::string& topic,
+                                                    const std::string& group, Start start,
+                                                    const std::map<std::int32_t, std::int64_t>* from,
+                                                    std::string& error, bool missing_is_empty) {
   const KafkaProperties defaults{
       {"group.id", group.empty() ? fmt::format("archer-ctl-{}", ::getpid()) : group},
       {"enable.auto.commit", "false"},
@@ -25,6 +43,7 @@ std::unique_ptr<KafkaReader> KafkaReader::open(const KafkaConfig& config, const 
   auto conf = make_kafka_conf(defaults, config, error);
   if (!conf) return nullptr;
   std::unique_ptr<KafkaReader> reader(new KafkaReader());
+  reader->topic_ = topic;
   reader->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!reader->consumer_) return nullptr;
 
@@ -33,9 +52,14 @@ std::unique_ptr<KafkaReader> KafkaReader::open(const KafkaConfig& config, const 
   RdKafka::Metadata* raw_metadata = nullptr;
   const RdKafka::ErrorCode err = reader->consumer_->metadata(false, handle.get(), &raw_metadata, kRequestTimeoutMs);
   std::unique_ptr<RdKafka::Metadata> metadata(raw_metadata);
-  if (err != RdKafka::ERR_NO_ERROR || metadata->topics()->empty() || metadata->topics()->front()->err() != RdKafka::ERR_NO_ERROR) {
-    const auto topic_err = err != RdKafka::ERR_NO_ERROR || metadata->topics()->empty() ? err : metadata->topics()->front()->err();
-    if (missing_is_empty && topic_err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) return reader;
+  if (err != RdKafka::ERR_NO_ERROR || metadata->topics()->empty() ||
+      metadata->topics()->front()->err() != RdKafka::ERR_NO_ERROR) {
+    const auto topic_err =
+        err != RdKafka::ERR_NO_ERROR || metadata->topics()->empty() ? err : metadata->topics()->front()->err();
+    if (missing_is_empty && topic_err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) {
+      reader->caught_up_ = true;
+      return reader;
+    }
     error = fmt::format("topic '{}': {}", topic, RdKafka::err2str(topic_err));
     return nullptr;
   }
@@ -43,24 +67,37 @@ std::unique_ptr<KafkaReader> KafkaReader::open(const KafkaConfig& config, const 
   for (const RdKafka::PartitionMetadata* partition : *metadata->topics()->front()->partitions()) {
     std::int64_t low = 0;
     std::int64_t high = 0;
-    if (reader->consumer_->query_watermark_offsets(topic, partition->id(), &low, &high, kRequestTimeoutMs) !=
-        RdKafka::ERR_NO_ERROR) {
-      error = fmt::format("topic '{}' partition {}: cannot read its offsets", topic, partition->id());
+    if (const auto watermark_err =
+            reader->consumer_->query_watermark_offsets(topic, partition->id(), &low, &high, kRequestTimeoutMs);
+        watermark_err != RdKafka::ERR_NO_ERROR) {
+      error = fmt::format("topic '{}' partition {}: cannot read its offsets: {}", topic, partition->id(),
+                          RdKafka::err2str(watermark_err));
       return nullptr;
     }
+    std::int64_t begin = start == Start::end ? high : low;
+    if (from != nullptr) {
+      // A given offset outside [low, high] (retention moved the start, or a foreign snapshot) is clamped.
+      if (auto given = from->find(partition->id()); given != from->end()) begin = std::clamp(given->second, low, high);
+    }
     reader->partitions_.emplace_back(RdKafka::TopicPartition::create(topic, partition->id()));
-    reader->start_offsets_.push_back(start == Start::end ? high : low);
+    reader->start_offsets_.push_back(begin);
     reader->end_offsets_.push_back(high);
     assignment.push_back(reader->partitions_.back().get());
   }
   if (start == Start::committed) {
-    reader->consumer_->committed(assignment, kRequestTimeoutMs);
+    if (const auto committed_err = reader->consumer_->committed(assignment, kRequestTimeoutMs);
+        committed_err != RdKafka::ERR_NO_ERROR) {
+      error = fmt::format("topic '{}': cannot read the committed offsets of group '{}': {}", topic, group,
+                          RdKafka::err2str(committed_err));
+      return nullptr;
+    }
     for (std::size_t i = 0; i < assignment.size(); ++i) {
       // A committed offset below the log's start (retention) begins at the start.
       if (assignment[i]->offset() > reader->start_offsets_[i]) reader->start_offsets_[i] = assignment[i]->offset();
     }
   }
   for (std::size_t i = 0; i < assignment.size(); ++i) assignment[i]->set_offset(reader->start_offsets_[i]);
+  reader->next_offsets_ = reader->start_offsets_;
   if (reader->consumer_->assign(assignment) != RdKafka::ERR_NO_ERROR) {
     error = fmt::format("topic '{}': cannot assign its partitions", topic);
     return nullptr;
@@ -72,24 +109,57 @@ KafkaReader::~KafkaReader() {
   if (consumer_) consumer_->close();
 }
 
+std::map<std::int32_t, std::int64_t> KafkaReader::start_offsets() const {
+  std::map<std::int32_t, std::int64_t> out;
+  for (std::size_t i = 0; i < partitions_.size(); ++i) out[partitions_[i]->partition()] = start_offsets_[i];
+  return out;
+}
+
+std::map<std::int32_t, std::int64_t> KafkaReader::end_offsets() const {
+  std::map<std::int32_t, std::int64_t> out;
+  for (std::size_t i = 0; i < partitions_.size(); ++i) out[partitions_[i]->partition()] = end_offsets_[i];
+  return out;
+}
+
 std::uint64_t KafkaReader::read(const std::function<void(const RdKafka::Message&)>& handle, bool follow,
                                 const std::function<bool()>& stop) {
-  std::vector<std::int64_t> next = start_offsets_;  // per partition: the next offset to read
+  std::vector<std::int64_t>& next = next_offsets_;
   auto reached_end = [&] {
     for (std::size_t i = 0; i < next.size(); ++i) {
       if (next[i] < end_offsets_[i]) return false;
     }
     return true;
   };
+  caught_up_ = caught_up_ || reached_end();
+  stalled_ = false;
   std::uint64_t count = 0;
-  while (!stop() && (follow || !reached_end())) {
+  auto last_progress = std::chrono::steady_clock::now();
+  while (!stop() && (follow || !caught_up_)) {
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(200));
-    if (message->err() != RdKafka::ERR_NO_ERROR) continue;
+    const auto now = std::chrono::steady_clock::now();
+    if (message->err() != RdKafka::ERR_NO_ERROR) {
+      if (!is_quiet(message->err())) {
+        ++errors_;
+        std::uint64_t suppressed = 0;
+        if (error_log_.allow(suppressed)) {
+          log::warn("kafka", "reading {}: {} ({} more since the last line)", topic_, message->errstr(), suppressed);
+        }
+      }
+      if (!caught_up_ && !follow && now - last_progress >= stall_limit_) {
+        stalled_ = true;
+        log::error("kafka", "reading {}: no progress for {} ms with records still due; giving up this read", topic_,
+                   stall_limit_.count());
+        break;
+      }
+      continue;
+    }
+    last_progress = now;
     for (std::size_t i = 0; i < partitions_.size(); ++i) {
       if (partitions_[i]->partition() == message->partition()) next[i] = message->offset() + 1;
     }
     handle(*message);
     ++count;
+    if (!caught_up_ && reached_end()) caught_up_ = true;
   }
   for (std::size_t i = 0; i < partitions_.size(); ++i) partitions_[i]->set_offset(next[i]);
   return count;
@@ -109,16 +179,12 @@ bool KafkaReader::commit(std::string& error) {
   return true;
 }
 
-}  // namespace archer::transport
-
-namespace archer::transport {
-
 void KafkaReader::commit_async(const std::vector<std::pair<std::int32_t, std::int64_t>>& next_offsets) {
   if (next_offsets.empty() || partitions_.empty()) return;
   std::vector<std::unique_ptr<RdKafka::TopicPartition>> owned;
   std::vector<RdKafka::TopicPartition*> offsets;
   for (const auto& [partition, offset] : next_offsets) {
-    owned.emplace_back(RdKafka::TopicPartition::create(partitions_.front()->topic(), partition, offset));
+    owned.emplace_back(RdKafka::TopicPartition::create(topic_, partition, offset));
     offsets.push_back(owned.back().get());
   }
   consumer_->commitAsync(offsets);

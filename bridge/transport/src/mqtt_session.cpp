@@ -3,6 +3,7 @@
 #include <fstream>
 #include <random>
 
+#include "archer/core/callback_guard.h"
 #include "archer/core/log.h"
 
 namespace archer::transport {
@@ -28,11 +29,25 @@ MqttSession::MqttSession(MqttConfig config) : config_(std::move(config)) {
 
 MqttSession::~MqttSession() { stop(std::chrono::seconds(2)); }
 
-void MqttSession::add_subscription(std::string filter, int qos) { subscriptions_.emplace_back(std::move(filter), qos); }
+void MqttSession::require_not_started(const char* what) const {
+  // Paho's thread reads these without a lock once the session has started.
+  if (started_) throw std::logic_error(std::string("MqttSession: ") + what + " after start()");
+}
 
-void MqttSession::set_message_handler(MessageHandler handler) { handler_ = std::move(handler); }
+void MqttSession::add_subscription(std::string filter, int qos) {
+  require_not_started("add_subscription");
+  subscriptions_.emplace_back(std::move(filter), qos);
+}
 
-void MqttSession::add_ready_listener(std::function<void()> listener) { ready_listeners_.push_back(std::move(listener)); }
+void MqttSession::set_message_handler(MessageHandler handler) {
+  require_not_started("set_message_handler");
+  handler_ = std::move(handler);
+}
+
+void MqttSession::add_ready_listener(std::function<void()> listener) {
+  require_not_started("add_ready_listener");
+  ready_listeners_.push_back(std::move(listener));
+}
 
 void MqttSession::build_connect_options() {
   auto builder = mqtt::connect_options_builder()
@@ -57,22 +72,30 @@ void MqttSession::build_connect_options() {
 }
 
 void MqttSession::start() {
+  require_not_started("start");
+  started_ = true;
   client_->set_message_callback([this](mqtt::const_message_ptr message) {
-    if (handler_) handler_(message);
+    guarded("MQTT message handler", [&] {
+      if (handler_) handler_(message);
+    });
   });
-  client_->set_connected_handler([this](const std::string&) { on_connected(); });
+  client_->set_connected_handler([this](const std::string&) { guarded("MQTT connected handler", [this] { on_connected(); }); });
   client_->set_connection_lost_handler([this](const std::string& cause) {
-    if (stopping_) return;
-    log::warn("mqtt", "connection to {} lost ({}); reconnecting", config_.uri, cause.empty() ? "no reason given" : cause);
-    {
-      std::lock_guard lock(connected_mutex_);
-      subscribed_ = false;
-      need_connect_ = true;
-    }
-    connected_cv_.notify_all();
+    guarded("MQTT connection-lost handler", [&] { on_connection_lost(cause); });
   });
   build_connect_options();
   connect_thread_ = std::thread([this] { connect_until_stopped(); });
+}
+
+void MqttSession::on_connection_lost(const std::string& cause) {
+  if (stopping_) return;
+  log::warn("mqtt", "connection to {} lost ({}); reconnecting", config_.uri, cause.empty() ? "no reason given" : cause);
+  {
+    std::lock_guard lock(connected_mutex_);
+    subscribed_ = false;
+    need_connect_ = true;
+  }
+  connected_cv_.notify_all();
 }
 
 void MqttSession::connect_until_stopped() {
@@ -82,10 +105,27 @@ void MqttSession::connect_until_stopped() {
   std::uniform_real_distribution<double> jitter(0.5, 1.5);
   std::unique_lock lock(connected_mutex_);
   while (!stopping_) {
-    connected_cv_.wait(lock, [this] { return need_connect_ || stopping_.load(); });
+    connected_cv_.wait(lock, [this] {
+      return stopping_.load() || (paused_ && client_->is_connected()) || (need_connect_ && !paused_);
+    });
+    if (stopping_) break;
+    if (paused_) {
+      // Intake paused: leave, keeping the session; the broker queues for it meanwhile.
+      lock.unlock();
+      try {
+        client_->disconnect(5000)->wait_for(std::chrono::seconds(6));
+      } catch (const mqtt::exception& error) {
+        log::warn("mqtt", "disconnect to pause intake: {}", error.what());
+      }
+      lock.lock();
+      subscribed_ = false;
+      need_connect_ = true;
+      log::warn("mqtt", "{}: intake paused; the broker keeps the session and queues for it", config_.client_id);
+      continue;
+    }
     need_connect_ = false;
     auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(kReconnectMin);
-    while (!stopping_) {
+    while (!stopping_ && !paused_) {
       lock.unlock();
       bool connected = false;
       try {
@@ -97,7 +137,7 @@ void MqttSession::connect_until_stopped() {
       if (connected) break;
       const auto wait = std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) * jitter(random)));
       log::info("mqtt", "next connection attempt to {} in {} ms", config_.uri, wait.count());
-      connected_cv_.wait_for(lock, wait, [this] { return stopping_.load(); });
+      connected_cv_.wait_for(lock, wait, [this] { return stopping_.load() || paused_; });
       delay = std::min(delay * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kReconnectMax));
     }
   }
@@ -122,6 +162,10 @@ void MqttSession::on_connected() {
 }
 
 void MqttSession::SubscribeListener::on_success(const mqtt::token& token) {
+  guarded("MQTT subscribe completion", [&] { granted(token); });
+}
+
+void MqttSession::SubscribeListener::granted(const mqtt::token& token) {
   if (token.get_reason_code() >= mqtt::ReasonCode::UNSPECIFIED_ERROR) {
     on_failure(token);
     return;
@@ -137,8 +181,31 @@ void MqttSession::SubscribeListener::on_success(const mqtt::token& token) {
 }
 
 void MqttSession::SubscribeListener::on_failure(const mqtt::token& token) {
+  guarded("MQTT subscribe completion", [&] { refused(token); });
+}
+
+void MqttSession::SubscribeListener::refused(const mqtt::token& token) {
   log::error("mqtt", "subscription refused by the broker (reason code {}, return code {})",
              static_cast<int>(token.get_reason_code()), token.get_return_code());
+}
+
+void MqttSession::pause_intake() {
+  {
+    std::lock_guard lock(connected_mutex_);
+    if (paused_) return;
+    paused_ = true;
+  }
+  connected_cv_.notify_all();
+}
+
+void MqttSession::resume_intake() {
+  {
+    std::lock_guard lock(connected_mutex_);
+    if (!paused_) return;
+    paused_ = false;
+  }
+  log::info("mqtt", "{}: intake resumed", config_.client_id);
+  connected_cv_.notify_all();
 }
 
 bool MqttSession::wait_connected(std::chrono::milliseconds timeout) {

@@ -11,7 +11,7 @@
 namespace archer::testing {
 
 Bridge::Bridge(const std::string& mqtt_uri, const std::string& bootstrap, const std::string& sections,
-               const std::string& client_id)
+               const std::string& client_id, const std::string& kafka_properties)
     : config_file_(dir_ / "gateway.toml") {
   std::ofstream(config_file_) << fmt::format(R"([gateway]
 id = "gw-test"
@@ -25,12 +25,14 @@ session_expiry = "1h"
 "bootstrap.servers" = "{}"
 "topic.metadata.refresh.interval.ms" = 1000
 "reconnect.backoff.max.ms" = 500
+{}
 
 [spool]
 dir = "{}"
 
 {})",
-                                             mqtt_uri, client_id, bootstrap, (dir_ / "spool").string(), sections);
+                                             mqtt_uri, client_id, bootstrap, kafka_properties,
+                                             (dir_ / "spool").string(), sections);
 }
 
 Bridge::~Bridge() {
@@ -40,9 +42,12 @@ Bridge::~Bridge() {
 void Bridge::start() {
   // Each start appends to the same log, so "subscribed" is counted per start.
   ++starts_;
+  ProcessOptions options =
+      ProcessOptions{}.without_stdout_capture().with_stderr_file(log_file()).with_env("ARCHER_LOG_TIMESTAMPS=1");
+  for (const std::string& entry : env_) options.with_env(entry);
   process_ = std::make_unique<Process>(
       std::vector<std::string>{std::string(ARCHER_BIN_DIR) + "/archer-bridge", "--config", config_file_.string()},
-      ProcessOptions{}.without_stdout_capture().with_stderr_file(log_file()).with_env("ARCHER_LOG_TIMESTAMPS=1"));
+      options);
   const bool ready = wait_until(
       [&] {
         const std::string text = log();

@@ -2,18 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include "archer/schemas/command_generated.h"
+#include "archer/protocol/device_side.h"
 
 namespace archer::testing {
 namespace {
 
-std::string response_bytes(const std::string& interaction_id, archer::command::ResponseStatus status,
-                           const std::string& detail) {
-  flatbuffers::FlatBufferBuilder builder;
-  builder.Finish(archer::command::CreateDeviceResponseDirect(builder, interaction_id.c_str(), status, detail.c_str()),
-                 "ADRS");
-  return std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize());
-}
+using protocol::Bytes;
+using protocol::DeviceResponse;
+using protocol::ResponseStatus;
 
 }  // namespace
 
@@ -60,55 +56,36 @@ std::size_t TestDevices::requests_received() {
   return requests_;
 }
 
-void TestDevices::on_request(const mqtt::const_message_ptr& request) {
-  const std::string& topic = request->get_topic();
+void TestDevices::on_request(const mqtt::const_message_ptr& message) {
+  const std::string& topic = message->get_topic();
   const std::string device = topic.substr(8, topic.size() - 8 - 9);  // devices/<id>/commands
-  const std::string& payload = request->get_payload_str();
-  flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
-  if (!verifier.VerifyBuffer<archer::command::DeviceCommand>("ADCM")) {
-    ADD_FAILURE() << "device " << device << " received something that is not a DeviceCommand";
+  std::string why;
+  auto request = protocol::read_request(*message, "devices/" + device + "/responses", why);
+  if (!request) {
+    ADD_FAILURE() << "device " << device << " received something that is not a DeviceCommand: " << why;
     return;
   }
-  const auto* command = flatbuffers::GetRoot<archer::command::DeviceCommand>(payload.data());
-  const std::string interaction = command->interaction_id()->str();
+  const protocol::InteractionId& interaction = request->command.interaction_id;
 
   std::unique_lock lock(mutex_);
   ++requests_;
   const Mode mode = modes_.count(device) != 0 ? modes_[device] : Mode::ok;
-  std::string bytes;
-  if (auto seen = answered_.find(interaction); seen != answered_.end()) {
-    bytes = seen->second;  // a repeat: the same answer, no second action
+  Bytes bytes;
+  if (const Bytes* before = answered_.find(interaction)) {
+    bytes = *before;  // a repeat: the same answer, no second action
   } else {
     if (mode == Mode::silent) return;
     if (mode == Mode::reject) {
-      bytes = response_bytes(interaction, archer::command::ResponseStatus::REJECTED, "not allowed now");
+      bytes = protocol::encode(DeviceResponse{interaction, ResponseStatus::REJECTED, "not allowed now", {}});
     } else {
-      Action action{interaction, command->action()->str(), {}};
-      if (command->args() != nullptr) {
-        for (const auto* arg : *command->args()) action.args[arg->name()->str()] = arg->value()->str();
-      }
+      Action action{interaction.str(), request->command.action, {}};
+      for (const auto& [name, value] : request->command.args) action.args[name] = value;
       actions_[device].push_back(std::move(action));
-      bytes = response_bytes(interaction, archer::command::ResponseStatus::OK, "done");
+      bytes = protocol::encode(DeviceResponse{interaction, ResponseStatus::OK, "done", {}});
     }
-    answered_[interaction] = bytes;
+    answered_.remember(interaction, bytes);
   }
-  auto response = mqtt::message::create(
-      request->get_properties().contains(mqtt::property::RESPONSE_TOPIC)
-          ? mqtt::get<std::string>(request->get_properties(), mqtt::property::RESPONSE_TOPIC)
-          : "devices/" + device + "/responses",
-      bytes, 1, false);
-  mqtt::properties properties;
-  if (request->get_properties().contains(mqtt::property::CORRELATION_DATA)) {
-    properties.add({mqtt::property::CORRELATION_DATA,
-                    mqtt::get<mqtt::binary>(request->get_properties(), mqtt::property::CORRELATION_DATA)});
-  }
-  const mqtt::properties& incoming = request->get_properties();
-  for (std::size_t i = 0; i < incoming.size(); ++i) {
-    // Echo the trace context, as an instrumented device would.
-    const MQTTProperty& raw = incoming.c_struct().array[i];
-    if (raw.identifier == MQTTPROPERTY_CODE_USER_PROPERTY) properties.add(mqtt::property(raw));
-  }
-  response->set_properties(properties);
+  auto response = protocol::reply_message(*request, bytes, /*mqtt5=*/true);
   if (mode == Mode::late) {
     pending_.push_back({std::chrono::steady_clock::now() + late_by_, response});
     pending_changed_.notify_all();

@@ -2,6 +2,7 @@
 
 #include "archer/devsim/commands.h"
 #include "archer/schemas/command_generated.h"
+#include "archer/schemas/device_response_generated.h"
 
 namespace archer::devsim {
 namespace {

@@ -1,40 +1,39 @@
 #pragma once
-// The actuator gateway of one [[actuator]] section: the Archer gateway protocol.
+// The actuator gateway of one [[actuator]] section at work: the protocol state machine
+// (gateway_protocol.h) carried out over Kafka (its own producer, the command-log reader), the
+// gateway's actuation MQTT session and Asio timers.
 //
-//   command log --> OPENED (acknowledged by Kafka) --> DeviceCommand over MQTT --> SENT
-//     --> DeviceResponse --> RESPONDED   (or no answer: resend with the same interaction id,
-//                                          then TIMED_OUT; a failed send: FAILED)
-//     --> CLOSED (carrying the CommandOutcome) --> outcome to the event log --> offset committed
+// Life: start() returns at once; the loop thread first loads what the logs say (view_loader.h),
+// retrying while Kafka cannot be read, with ready() false and the reason; then it consumes. stop()
+// stops taking commands, lets running exchanges finish for the drain period, writes a snapshot and
+// stops. What is unfinished resumes from the logs at the next start.
 //
-// Before consuming, the gateway rebuilds its TransactionView from its transaction log and event
-// log, so after any crash a CLOSED command is never sent again (a missing outcome is re-emitted)
-// and an open interaction resumes with its interaction id (devices answer a repeated id without
-// acting twice).
+// Kafka: every record the protocol writes is retried while the failure can pass (Kafka away, a full
+// queue, a fatal producer error: the producer is then replaced); only a refusal for good reaches the
+// protocol. A snapshot of the state goes to snapshot.<gateway> every snapshot_interval and at stop.
 //
 // Threading: one actuator loop thread (Boost.Asio) owns all state. The command consumer thread,
-// Paho's callback thread and the producer's delivery thread only post work to it. Commands of one
-// device run one at a time, in log order; different devices run concurrently, up to
-// max_concurrent_devices.
+// Paho's callback thread and the producer's delivery thread only post work to it (Paho's posts are
+// bounded: beyond kInboxLimit waiting, Paho's thread waits, holding the broker back).
 #include <atomic>
-#include <deque>
-#include <map>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <semaphore>
-#include <set>
 #include <string>
 #include <thread>
-#include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <mqtt/message.h>
 
-#include "archer/actuators/messages.h"
+#include "archer/actuators/gateway_protocol.h"
 #include "archer/actuators/presence.h"
-#include "archer/actuators/transaction_view.h"
+#include "archer/actuators/publish_window.h"
 #include "archer/core/config.h"
 #include "archer/core/headers.h"
 #include "archer/core/metrics.h"
+#include "archer/core/readiness.h"
 #include "archer/transport/kafka_producer.h"
 #include "archer/transport/kafka_reader.h"
 #include "archer/transport/mqtt_session.h"
@@ -43,11 +42,12 @@ namespace archer::actuators {
 
 class LoopMailbox;
 
-class ActuatorGateway {
+class ActuatorGateway : private ProtocolEffects {
  public:
-  ActuatorGateway(const Config& config, const ActuatorSection& section, transport::KafkaProducer& producer,
-                  transport::MqttSession& mqtt, PresenceTracker& presence, Metrics& metrics);
-  ~ActuatorGateway();
+  // Registers its listeners with `mqtt` and `presence`: construct before mqtt.start().
+  ActuatorGateway(const Config& config, const ActuatorSection& section, transport::MqttSession& mqtt,
+                  PresenceTracker& presence, Metrics& metrics);
+  ~ActuatorGateway() override;
   ActuatorGateway(const ActuatorGateway&) = delete;
   ActuatorGateway& operator=(const ActuatorGateway&) = delete;
 
@@ -56,83 +56,80 @@ class ActuatorGateway {
   // Paho's thread: takes device responses on this section's response topic.
   bool offer(const mqtt::const_message_ptr& message);
 
-  // Rebuilds the view from the logs (blocking), then starts the loop and the command consumer.
+  // Returns at once; see Life above. False with `error` when the producer cannot be made.
   bool start(std::string& error);
-  // Stops taking commands, lets running exchanges finish for up to `drain`, then stops. What is
-  // unfinished resumes from the transaction log at the next start.
   void stop(std::chrono::milliseconds drain);
+  Readiness ready() const;
 
   void log_stats() const;
 
  private:
-  struct Job;          // one command from the log, until its offset may be committed
-  struct Interaction;  // the live exchange of a Job with its device
+  struct Pending;  // one record on its way to Kafka, retried until it is taken or refused for good
+  class AsioTimer;
+
+  static constexpr std::size_t kPublishWindow = 16;  // below Mosquitto's default Receive Maximum of 20
+  static constexpr std::ptrdiff_t kInboxLimit = 8192;
 
   // Loop thread.
-  void on_command(std::shared_ptr<Job> job);
-  void pump();
-  void begin(const std::shared_ptr<Job>& job);
-  void send_attempt(const std::shared_ptr<Interaction>& interaction);
-  // Paho stalls for seconds when more QoS 1 publishes wait for their PUBACK than the broker's
-  // Receive Maximum (Mosquitto's default: 20), so requests go out through a smaller window.
-  static constexpr std::size_t kPublishWindow = 16;
-  void publish(const mqtt::message_ptr& message, std::function<void(bool, std::string)> done);
-  void on_published(const std::shared_ptr<Interaction>& interaction, std::uint32_t attempt, bool ok, std::string error);
-  void on_timeout(const std::shared_ptr<Interaction>& interaction, std::uint32_t attempt);
-  void on_response(const std::string& topic, const std::string& correlation, Bytes payload, std::string traceparent);
-  void on_device_online(const std::string& device);
-  void close(const std::shared_ptr<Interaction>& interaction, OutcomeStatus status, std::string detail);
-  void emit_outcome(const std::shared_ptr<Job>& job, Bytes outcome);
-  void finish(const std::shared_ptr<Job>& job);
-  void commit();
+  void load();
+  void consume();  // consumer thread
+  void produce(std::shared_ptr<Pending> pending);
+  void on_delivery(const std::shared_ptr<Pending>& pending, RdKafka::ErrorCode err, std::string error,
+                   std::int32_t partition, std::int64_t offset);
+  void retry_later(const std::shared_ptr<Pending>& pending, std::string why);
+  void replace_producer();
+  void watch();  // every second: a fatal producer replaced, a snapshot every snapshot_interval
+  void write_snapshot();
+  headers::RecordHeaders headers_for(const RecordContext& context) const;
+  void set_state(std::string reason);  // empty: ready
 
-  // Produces to Kafka; `done(ok)` runs on the loop thread when Kafka has answered.
-  void produce(const std::string& topic, const std::string& key, const Bytes& value,
-               const headers::RecordHeaders& record_headers, std::function<void(bool)> done);
-  void record(const std::shared_ptr<Interaction>& interaction, Phase phase, std::uint32_t attempt, Bytes payload,
-              std::string detail, std::function<void(bool)> done = {});
-  headers::RecordHeaders headers_for(const Job& job, std::string_view source = {}) const;
-
-  // Consumer thread.
-  void consume();
+  // ProtocolEffects (loop thread)
+  void write_transaction(const Transaction& entry, const RecordContext& context, DeliveryDone done) override;
+  void write_outcome(const Bytes& outcome, const DeviceId& device, const RecordContext& context,
+                     DeliveryDone done) override;
+  void write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view detail,
+                         std::string_view correlation) override;
+  void send_request(const DeviceId& device, const InteractionId& interaction, const Bytes& request,
+                    std::string_view traceparent, std::function<void(bool, std::string)> done) override;
+  std::unique_ptr<Timer> make_timer() override;
+  bool session_up() const override;
+  bool device_offline(const DeviceId& device) const override;
+  void commit(const OffsetTracker::Offsets& offsets) override;
+  void job_finished() override;
+  std::int64_t now_ms() const override;
 
   const Config& config_;
   ActuatorSection section_;
-  transport::KafkaProducer& producer_;
   transport::MqttSession& mqtt_;
   PresenceTracker& presence_;
-  TopicTemplate status_topic_;
 
   boost::asio::io_context io_;
   std::shared_ptr<LoopMailbox> mailbox_;
+  std::unique_ptr<transport::KafkaProducer> producer_;  // loop thread; replaced after a fatal error
+  std::unique_ptr<transport::KafkaReader> commands_;
+  GatewayProtocol protocol_;
+  PublishWindow window_{kPublishWindow};
+  boost::asio::steady_timer load_timer_;
+  boost::asio::steady_timer watch_timer_;
+  std::chrono::steady_clock::time_point last_snapshot_at_;
+  std::map<std::int32_t, Bytes> last_snapshot_;  // per partition, as written (time left out)
+  bool loaded_ = false;
+  int load_failures_ = 0;
+
   std::thread loop_thread_;
   std::thread consumer_thread_;
-  std::unique_ptr<transport::KafkaReader> commands_;
   std::atomic<bool> stopping_{false};
   std::counting_semaphore<4096> job_slots_{1024};  // commands taken from the log and not yet finished
+  std::counting_semaphore<kInboxLimit> inbox_{kInboxLimit};
 
-  TransactionView view_;
-  std::map<std::string, std::deque<std::shared_ptr<Job>>> device_queues_;  // head = running or next
-  std::set<std::string> busy_devices_;
-  std::unordered_map<std::string, std::shared_ptr<Interaction>> interactions_;  // live, by interaction id
-  std::map<std::int32_t, std::set<std::int64_t>> unfinished_offsets_;           // per partition
-  std::map<std::int32_t, std::int64_t> next_offsets_;                           // per partition
-  std::map<std::int32_t, std::int64_t> committed_offsets_;                      // per partition
-  std::size_t publishes_in_flight_ = 0;
-  std::deque<std::pair<mqtt::message_ptr, std::function<void(bool, std::string)>>> waiting_publishes_;
+  mutable std::mutex state_mutex_;
+  std::string not_ready_;  // why the gateway cannot take commands now; empty: it can
 
-  struct Counters {
-    Counter* commands;
-    Counter* succeeded;
-    Counter* rejected;
-    Counter* timed_out;
-    Counter* failed;
-    Counter* expired;
-    Counter* resumed;
-    Counter* late_responses;
-    Counter* unmatched_responses;
-    Gauge* active;
-  } counters_;
+  Counter& produce_retries_;
+  Counter& producers_replaced_;
+  Counter& snapshots_written_;
+  Gauge& start_records_read_;
+  log::RateLimit retry_log_{std::chrono::seconds(5)};
 };
 
 }  // namespace archer::actuators

@@ -5,9 +5,10 @@
 //   Paho callback --append--> spool (LMDB, committed before the callback returns, so before the
 //   PUBACK) --drainer--> validate --> Kafka raw datalog / dead letters --ack--> removed from spool
 //
-// Threading: offer() runs on Paho's callback thread and only appends to the spool; when the spool
-// is full (backpressure) it waits there, which stops Paho reading from the broker: the broker keeps
-// queueing for our persistent session. One drainer thread reads the spool in sequence order,
+// Threading: offer() runs on Paho's callback thread and only appends to the spool, never waiting
+// (Paho's callback thread serves every MQTT session of the process). When the spool is full
+// (backpressure), the message is kept just above the limit and intake pauses: the telemetry session
+// disconnects, keeping its session, and the broker queues for it until the drainer has made room. One drainer thread reads the spool in sequence order,
 // validates and produces (per-device order holds), and removes what Kafka acknowledged. Delivery
 // reports arrive on the producer's poll thread and only hand sequences back to the drainer.
 //
@@ -17,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,6 +31,7 @@
 #include "archer/core/config.h"
 #include "archer/core/log.h"
 #include "archer/core/metrics.h"
+#include "archer/core/readiness.h"
 #include "archer/ingest/section_pipeline.h"
 #include "archer/spool/spool.h"
 #include "archer/transport/kafka_producer.h"
@@ -61,8 +64,14 @@ class IngestService : public DeliveryHook {
   // and `error` says that a restart is needed.
   bool reload(const Config& fresh, std::string& error);
 
+  // Who pauses and resumes MQTT intake (the telemetry session) when the spool is full and when it
+  // has room again. Before start(); called on Paho's thread (pause) and the drainer's (resume).
+  void set_intake_control(std::function<void(bool pause)> control);
+
   void log_stats() const;
-  bool ready() const { return !producer_->fatal(); }
+  // Not ready while the producer has failed and is not yet replaced. Any thread (the drainer owns the
+  // producer; this reads only a flag).
+  Readiness ready() const;
 
   // DeliveryHook (producer's poll thread)
   void on_record_delivered(std::uint64_t sequence, RdKafka::ErrorCode err) override;
@@ -75,6 +84,8 @@ class IngestService : public DeliveryHook {
   void remove_acknowledged();
   SectionPipeline* section_named(std::string_view name) const;
   void take_reloaded_sections();
+  void pause_intake();             // Paho's thread
+  void resume_intake_when_room();  // drainer
 
   // What offer() matches topics against: fixed for the process, as are the subscriptions.
   struct Route {
@@ -103,8 +114,12 @@ class IngestService : public DeliveryHook {
   std::condition_variable drainer_done_cv_;
 
   std::atomic<bool> abandon_waits_{false};
+  std::atomic<bool> producer_failed_{false};
+  std::atomic<bool> intake_paused_{false};
+  std::function<void(bool)> intake_control_;
   std::thread drainer_;
   log::RateLimit full_log_limit_{std::chrono::seconds(10)};
+  log::RateLimit spool_error_log_limit_{std::chrono::seconds(1)};
 
   Counter& spool_full_waits_;
   Counter& spool_errors_;

@@ -19,9 +19,12 @@ inline constexpr std::string_view kError = "archer-error";          // dead lett
 inline constexpr std::string_view kErrorDetail = "archer-error-detail";
 inline constexpr std::string_view kMqttQos = "archer-mqtt-qos";      // dead letters: to send again
 inline constexpr std::string_view kMqttRetain = "archer-mqtt-retain";
+// Event-log outcomes: "<partition>:<offset>" of their command in the command log.
+inline constexpr std::string_view kCommandOffset = "archer-command-offset";
 inline constexpr std::string_view kTraceparent = "traceparent";     // W3C trace context
 inline constexpr std::string_view kMqttPrefix = "mqtt.";            // mqtt.<user property>
 inline constexpr std::string_view kMqttContentType = "mqtt.content-type";
+inline constexpr std::string_view kMqttCorrelationData = "mqtt.correlation-data";  // dead device answers
 
 // An ordered list of headers (a name may repeat, as Kafka allows).
 class RecordHeaders {

@@ -2,7 +2,7 @@
 // The operator's HTTP endpoint on the daemon's event loop (Boost.Beast):
 //   GET /metrics  Prometheus text of the metrics registry
 //   GET /healthz  200 while the process runs its loop
-//   GET /readyz   200 when `ready()` says so (MQTT subscribed), else 503
+//   GET /readyz   200 when `ready()` says so, else 503 with the reasons
 // One request per connection, answered on the loop thread; no request body is read.
 #include <functional>
 #include <memory>
@@ -13,6 +13,7 @@
 
 #include "archer/core/config.h"
 #include "archer/core/metrics.h"
+#include "archer/core/readiness.h"
 
 namespace archer::daemon {
 
@@ -20,7 +21,7 @@ class HttpServer {
  public:
   // Binds at once; throws boost::system::system_error when the address cannot be bound.
   HttpServer(boost::asio::io_context& io, const HttpConfig& config, const Metrics& metrics,
-             std::function<bool()> ready);
+             std::function<Readiness()> ready);
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
 
  private:
@@ -28,7 +29,7 @@ class HttpServer {
 
   boost::asio::ip::tcp::acceptor acceptor_;
   const Metrics& metrics_;
-  std::function<bool()> ready_;
+  std::function<Readiness()> ready_;
 };
 
 }  // namespace archer::daemon

@@ -107,11 +107,17 @@ class Spool {
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;
 
+  // Whether an append must stay within max_size. beyond_limit is for the few messages Paho still
+  // delivers while the daemon stops with the spool full: the broker is acknowledged when the
+  // callback returns, so the message is kept above the limit (the LMDB map has room for it) rather
+  // than lost.
+  enum class Admission { within_limit, beyond_limit };
+
   // Committed (see Durability above) when it returns ok. When stored bytes + the record would
   // exceed max_size: backpressure -> full; drop_oldest -> deletes the oldest unclaimed records in the
   // same transaction (counted, warned) and appends, or full when every record left is claimed. A record larger than
   // max_size on its own -> error.
-  AppendResult append(const SpoolRecord& record);
+  AppendResult append(const SpoolRecord& record, Admission admission = Admission::within_limit);
   // All or nothing, one transaction: the hot path's group commit.
   AppendResult append_batch(std::span<const SpoolRecord> records);
 

@@ -39,13 +39,19 @@ using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 std::unique_ptr<RdKafka::Conf> make_kafka_conf(const KafkaProperties& defaults, const KafkaConfig& config,
                                                std::string& error);
 
+// True for a produce or delivery error that can pass (Kafka away or slow, a full queue, a fatal error
+// cured by a new producer, a purge): the record is worth sending again. False for a refusal for good
+// (too large, not authorised, an invalid record).
+bool is_retriable(RdKafka::ErrorCode err);
+
 class KafkaProducer {
  public:
   // Returns null and sets `error` when the configuration is refused. `role` names the producer in
   // logs and in its client.id ("archer-ingest").
   //
-  // Fault testing: with ARCHER_TEST_FATAL_PRODUCER_AFTER=N in the environment, the "ingest"
-  // producer raises a fatal error (rd_kafka_test_fatal_error) after its N-th record, once.
+  // Fault testing: with ARCHER_TEST_FATAL_PRODUCER_AFTER=N (or ROLE:N) in the environment, the
+  // producer of that role ("ingest" when none is named) raises a fatal error
+  // (rd_kafka_test_fatal_error) after its N-th record, once per process.
   static std::unique_ptr<KafkaProducer> create(const KafkaConfig& config, std::string& error,
                                                std::string_view role = "gateway");
   ~KafkaProducer();  // flushes for up to the close timeout, then stops the poll thread
@@ -88,6 +94,9 @@ class KafkaProducer {
    public:
     void event_cb(RdKafka::Event& event) override;
     std::atomic<bool> fatal{false};
+
+   private:
+    void handle(RdKafka::Event& event);
   };
 
   KafkaProducer() = default;

@@ -4,8 +4,9 @@
 // and jitter, and every subscription made again on each (re)connect. Everything the gateway receives over MQTT comes through here.
 //
 // Threading: the message handler runs on Paho's callback thread, before the broker is acknowledged
-// (QoS 1/2). It must only hand the message over: if it blocks, Paho stops reading from the broker,
-// which is the intended backpressure.
+// (QoS 1/2). It must only hand the message over, never wait: Paho C has one callback thread for every
+// client in the process, so a handler that blocks stalls every session. Backpressure is
+// pause_intake().
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -31,7 +32,8 @@ class MqttSession {
   MqttSession(const MqttSession&) = delete;
   MqttSession& operator=(const MqttSession&) = delete;
 
-  // Before start(): what to subscribe to and who receives every message.
+  // Before start() (they throw std::logic_error after it): what to subscribe to, who receives every
+  // message, who hears of every (re)connect.
   void add_subscription(std::string filter, int qos);
   void set_message_handler(MessageHandler handler);
   // Called (on Paho's thread) each time the session is connected and subscribed again.
@@ -42,6 +44,15 @@ class MqttSession {
   // Waits up to `timeout` for the first successful connect and subscribe.
   bool wait_connected(std::chrono::milliseconds timeout);
   bool connected() const { return subscribed_.load(); }
+
+  // Backpressure without blocking Paho's thread (one thread serves every client of the process, so
+  // a callback that waits would stall the other sessions too): pause disconnects, keeping the
+  // session, so the broker queues for it; resume connects again. Any thread, Paho's included; both
+  // return at once. Messages Paho already holds are still delivered (at most the broker's in-flight
+  // window).
+  void pause_intake();
+  void resume_intake();
+  bool intake_paused() const { return paused_.load(); }
 
   // Stops intake: disconnects cleanly, keeping the session (the broker queues for us meanwhile).
   void stop(std::chrono::milliseconds timeout);
@@ -57,10 +68,14 @@ class MqttSession {
     void on_failure(const mqtt::token& token) override;
 
    private:
+    void granted(const mqtt::token& token);
+    void refused(const mqtt::token& token);
     MqttSession& session_;
   };
 
   void on_connected();
+  void on_connection_lost(const std::string& cause);
+  void require_not_started(const char* what) const;
   void connect_until_stopped();
   void build_connect_options();
 
@@ -74,6 +89,8 @@ class MqttSession {
   std::atomic<int> pending_subacks_{0};
   std::atomic<bool> subscribed_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> paused_{false};
+  bool started_ = false;
   bool need_connect_ = true;  // guarded by connected_mutex_: the connector thread's work
   std::mutex connected_mutex_;
   std::condition_variable connected_cv_;

@@ -1,7 +1,8 @@
 #pragma once
-// Devices for actuator tests, written to the contract's device protocol: one MQTT 5 client answers
-// DeviceCommands for any device on devices/+/commands, to the request's ResponseTopic with its
-// CorrelationData. A repeated interaction id gets the first answer again, without acting twice.
+// Devices for actuator tests, on the shared device side of the protocol (archer/protocol/device_side.h):
+// one MQTT 5 client answers DeviceCommands for any device on devices/+/commands, to the request's
+// ResponseTopic with its CorrelationData. A repeated interaction id gets the first answer again,
+// without acting twice.
 // Each device can be told to reject, stay silent, answer late or answer twice.
 #include <chrono>
 #include <condition_variable>
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include <mqtt/async_client.h>
+
+#include "archer/protocol/device_side.h"
 
 namespace archer::testing {
 
@@ -51,7 +54,7 @@ class TestDevices {
   std::condition_variable pending_changed_;
   std::map<std::string, Mode> modes_;
   std::map<std::string, std::vector<Action>> actions_;
-  std::map<std::string, std::string> answered_;  // interaction id -> response bytes
+  protocol::AnsweredInteractions answered_{100'000};
   std::vector<Pending> pending_;
   std::size_t requests_ = 0;
   bool stopping_ = false;
