@@ -48,7 +48,7 @@ DeviceTable::DeviceTable(const Options& options, std::mt19937_64& random)
     const int k = static_cast<int>(kind);
     std::string id = device_id(kind, ++numbered[k], devices_by_kind_[k]);
     slot->device = std::make_unique<Device>(id, kind, random(), skew(random), options.valve_speed);
-    slot->cache = std::make_unique<ResponseCache>(options.remember);
+    slot->answered = std::make_unique<protocol::AnsweredInteractions>(options.remember);
     slot->telemetry_topic = render(options.telemetry_topic, id);
     slot->status_topic = render(options.status_topic, id);
     slot->command_topic = render(options.command_topic, id);

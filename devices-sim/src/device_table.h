@@ -1,8 +1,8 @@
 #pragma once
-// The fleet's devices: each simulated Device with its lock, its response cache, its topics and the
-// connection that carries it.
+// The fleet's devices: each simulated Device with its lock, its memory of answered interactions, its
+// topics and the connection that carries it.
 // Threads: built on the caller's thread before any other starts and never resized; a slot's Device,
-// cache and last_advance are guarded by its mutex, everything else in the table is read-only.
+// answers and last_advance are guarded by its mutex, everything else in the table is read-only.
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "archer/core/topic_template.h"
-#include "archer/devsim/commands.h"
 #include "archer/devsim/device.h"
 #include "archer/devsim/options.h"
+#include "archer/protocol/device_side.h"
 
 namespace archer::devsim {
 
@@ -26,7 +26,7 @@ using Clock = std::chrono::steady_clock;
 struct DeviceSlot {
   std::mutex mutex;
   std::unique_ptr<Device> device;
-  std::unique_ptr<ResponseCache> cache;
+  std::unique_ptr<protocol::AnsweredInteractions> answered;
   Clock::time_point last_advance;
   std::size_t connection = 0;
   std::string telemetry_topic, status_topic, command_topic, response_topic;

@@ -4,7 +4,7 @@ namespace archer::devsim {
 
 Responder::Responder(const Options& options, DeviceTable& devices, Connections& connections, Stats& stats,
                      std::uint64_t seed)
-    : options_(options), devices_(devices), connections_(connections), stats_(stats), processor_(options, seed) {}
+    : devices_(devices), connections_(connections), stats_(stats), processor_(options, seed) {}
 
 Responder::~Responder() { stop(); }
 
@@ -12,23 +12,10 @@ void Responder::enqueue(std::size_t connection, const mqtt::const_message_ptr& m
   const auto device = devices_.find_by_command_topic(message->get_topic());
   // Multiplexed connections all subscribe to the whole command filter: only the device's own one answers.
   if (!device || devices_[*device].connection != connection) return;
-  Command command{*device, message->get_payload_str(), {}, {}, {}};
-  const auto& props = message->get_properties();
-  if (props.contains(mqtt::property::CORRELATION_DATA)) {
-    command.correlation = mqtt::get<std::string>(props, mqtt::property::CORRELATION_DATA);
-  }
-  if (props.contains(mqtt::property::RESPONSE_TOPIC)) {
-    command.response_topic = mqtt::get<std::string>(props, mqtt::property::RESPONSE_TOPIC);
-  }
-  const std::size_t users = props.count(mqtt::property::USER_PROPERTY);
-  for (std::size_t i = 0; i < users; ++i) {
-    auto [name, value] = mqtt::get<mqtt::string_pair>(props, mqtt::property::USER_PROPERTY, i);
-    if (name == "traceparent") command.traceparent = value;
-  }
   stats_.commands_received.fetch_add(1);
   {
     std::lock_guard lock(mutex_);
-    commands_.push_back(std::move(command));
+    commands_.push_back(Command{*device, message});
   }
   wake_.notify_one();
 }
@@ -83,7 +70,7 @@ void Responder::decide(const Command& command) {
   {
     std::lock_guard lock(slot.mutex);
     slot.advance_to(Clock::now());
-    decision = processor_.handle(*slot.device, *slot.cache, command.payload, command.correlation);
+    decision = processor_.handle(*slot.device, *slot.answered, *command.message, slot.response_topic);
   }
   if (!decision.valid) stats_.commands_invalid.fetch_add(1);
   if (decision.duplicate) stats_.commands_duplicates.fetch_add(1);
@@ -95,28 +82,15 @@ void Responder::decide(const Command& command) {
     return;
   }
   if (decision.copies > 1) stats_.commands_twice.fetch_add(1);
-  const std::string topic = command.response_topic.empty() ? slot.response_topic : command.response_topic;
-  std::string correlation = command.correlation;
-  if (correlation.empty() && options_.mqtt_version == 5) correlation = decision.interaction_id;
   const auto due = Clock::now() + decision.delay;
   std::lock_guard lock(mutex_);
   for (int copy = 0; copy < decision.copies; ++copy) {
-    answers_.push(Answer{due + std::chrono::milliseconds(copy), answer_order_++, command.device, topic,
-                         decision.response, correlation, command.traceparent});
+    answers_.push(Answer{due + std::chrono::milliseconds(copy), answer_order_++, command.device, decision.reply});
   }
 }
 
 void Responder::send_answer(const Answer& answer) {
-  auto message = mqtt::message::create(answer.topic, answer.payload, 1, false);
-  if (options_.mqtt_version == 5) {
-    mqtt::properties props;
-    if (!answer.correlation.empty()) props.add(mqtt::property(mqtt::property::CORRELATION_DATA, answer.correlation));
-    if (!answer.traceparent.empty()) {
-      props.add(mqtt::property(mqtt::property::USER_PROPERTY, "traceparent", answer.traceparent));
-    }
-    message->set_properties(std::move(props));
-  }
-  if (connections_.publish_answer(devices_[answer.device].connection, std::move(message))) {
+  if (connections_.publish_answer(devices_[answer.device].connection, answer.message)) {
     stats_.responses_sent.fetch_add(1);
   }
 }

@@ -1,6 +1,7 @@
 #pragma once
-// The devices' side of the command protocol at run time: commands from the connections are decided
-// by the CommandProcessor (act once, reject, stay silent, answer late or twice) and their answers
+// The devices' side of the command protocol at run time: requests from the connections are read,
+// decided and answered by the CommandProcessor (the shared device side of the protocol plus this
+// simulator's choices: act once, reject, stay silent, answer late or twice), and the answers are
 // published at their due time.
 // Threads: enqueue() runs on Paho's threads and only queues; deciding and answering run on the
 // responder's own worker thread, between start() and stop().
@@ -8,11 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <queue>
-#include <string>
 #include <thread>
 #include <vector>
 
@@ -45,19 +44,13 @@ class Responder {
  private:
   struct Command {
     std::size_t device;
-    std::string payload;
-    std::string correlation;
-    std::string response_topic;  // from the request; empty: the device's configured one
-    std::string traceparent;
+    mqtt::const_message_ptr message;  // read on the worker, not on Paho's thread
   };
   struct Answer {
     Clock::time_point due;
     std::uint64_t order;
     std::size_t device;
-    std::string topic;
-    std::string payload;
-    std::string correlation;
-    std::string traceparent;
+    mqtt::message_ptr message;
     bool operator>(const Answer& other) const { return due != other.due ? due > other.due : order > other.order; }
   };
 
@@ -65,7 +58,6 @@ class Responder {
   void decide(const Command& command);
   void send_answer(const Answer& answer);
 
-  const Options& options_;
   DeviceTable& devices_;
   Connections& connections_;
   Stats& stats_;
