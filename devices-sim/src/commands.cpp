@@ -2,37 +2,26 @@
 
 #include <charconv>
 #include <cmath>
+#include <optional>
+#include <string>
 
 #include <fmt/format.h>
-
-#include "archer/schemas/command_generated.h"
-#include "archer/schemas/device_response_generated.h"
 
 namespace archer::devsim {
 namespace {
 
-namespace cmd = archer::command;
+using protocol::DeviceResponse;
+using protocol::ResponseStatus;
 
-std::string response_bytes(std::string_view interaction_id, cmd::ResponseStatus status, std::string_view detail) {
-  flatbuffers::FlatBufferBuilder fbb(256);
-  auto id = fbb.CreateString(interaction_id.data(), interaction_id.size());
-  auto text = fbb.CreateString(detail.data(), detail.size());
-  fbb.Finish(cmd::CreateDeviceResponse(fbb, id, status, text), "ADRS");
-  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
-}
-
-std::optional<std::string_view> arg(const cmd::DeviceCommand& command, std::string_view name) {
-  if (command.args() == nullptr) return std::nullopt;
-  for (const cmd::Arg* a : *command.args()) {
-    if (a != nullptr && a->name() != nullptr && a->name()->string_view() == name) {
-      return a->value() != nullptr ? a->value()->string_view() : std::string_view();
-    }
+std::optional<std::string_view> arg(const protocol::DeviceCommand& command, std::string_view name) {
+  for (const auto& [given, value] : command.args) {
+    if (given == name) return std::string_view(value);
   }
   return std::nullopt;
 }
 
 struct Outcome {
-  cmd::ResponseStatus status;
+  ResponseStatus status;
   std::string detail;
 };
 
@@ -41,59 +30,42 @@ std::optional<double> percent(std::string_view text) {
   double value = 0;
   const auto* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || text.empty() || !std::isfinite(value) || value < 0 || value > 100) return std::nullopt;
+  if (ec != std::errc() || ptr != end || text.empty() || !std::isfinite(value) || value < 0 || value > 100) {
+    return std::nullopt;
+  }
   return value;
 }
 
 // Checks a command without acting; the action when it is acceptable.
-Outcome check_and_act(Device& device, const cmd::DeviceCommand& command, bool act) {
-  const std::string_view action = command.action()->string_view();
-  if (action == "ping") return {cmd::ResponseStatus::OK, "pong"};
+Outcome check_and_act(Device& device, const protocol::DeviceCommand& command, bool act) {
+  const std::string_view action = command.action;
+  if (action == "ping") return {ResponseStatus::OK, "pong"};
   if (device.kind() == Kind::valve) {
     if (action == "open" || action == "close" || action == "set") {
       double target = action == "close" ? 0 : 100;
       if (action != "close") {
         auto given = arg(command, "percent");
-        if (!given && action == "set") return {cmd::ResponseStatus::REJECTED, "set needs the argument percent"};
+        if (!given && action == "set") return {ResponseStatus::REJECTED, "set needs the argument percent"};
         if (given) {
           auto value = percent(*given);
-          if (!value) return {cmd::ResponseStatus::REJECTED, fmt::format("percent must be a number from 0 to 100, not '{}'", *given)};
+          if (!value) {
+            return {ResponseStatus::REJECTED, fmt::format("percent must be a number from 0 to 100, not '{}'", *given)};
+          }
           target = *value;
         }
       }
       if (act) device.set_target(target);
-      return {cmd::ResponseStatus::OK, fmt::format("target {}%", target)};
+      return {ResponseStatus::OK, fmt::format("target {}%", target)};
     }
   }
   if (device.kind() == Kind::meter && action == "reset") {
     if (act) device.reset_energy();
-    return {cmd::ResponseStatus::OK, "energy reset"};
+    return {ResponseStatus::OK, "energy reset"};
   }
-  return {cmd::ResponseStatus::REJECTED, fmt::format("unknown action '{}' for a {}", action, kind_name(device.kind()))};
+  return {ResponseStatus::REJECTED, fmt::format("unknown action '{}' for a {}", action, kind_name(device.kind()))};
 }
 
 }  // namespace
-
-const std::string* ResponseCache::find(const std::string& interaction_id) {
-  auto it = map_.find(interaction_id);
-  if (it == map_.end()) return nullptr;
-  order_.splice(order_.begin(), order_, it->second);
-  return &it->second->second;
-}
-
-void ResponseCache::insert(const std::string& interaction_id, std::string response) {
-  if (auto it = map_.find(interaction_id); it != map_.end()) {
-    it->second->second = std::move(response);
-    order_.splice(order_.begin(), order_, it->second);
-    return;
-  }
-  order_.emplace_front(interaction_id, std::move(response));
-  map_.emplace(interaction_id, order_.begin());
-  while (map_.size() > capacity_) {
-    map_.erase(order_.back().first);
-    order_.pop_back();
-  }
-}
 
 CommandProcessor::CommandProcessor(const Options& options, std::uint64_t seed)
     : options_(options),
@@ -108,43 +80,52 @@ std::chrono::milliseconds CommandProcessor::latency() {
   return std::chrono::milliseconds(pick(random_));
 }
 
-Decision CommandProcessor::handle(Device& device, ResponseCache& cache, std::string_view payload, std::string_view correlation) {
+Decision CommandProcessor::handle(Device& device, protocol::AnsweredInteractions& answered,
+                                  const mqtt::message& request, std::string_view own_response_topic) {
+  const bool mqtt5 = options_.mqtt_version == 5;
   Decision d;
   d.delay = latency();
-  flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
-  if (payload.size() < 8 || !flatbuffers::BufferHasIdentifier(payload.data(), "ADCM") ||
-      !verifier.VerifyBuffer<cmd::DeviceCommand>("ADCM")) {
+  std::string why;
+  protocol::DeviceRequest unreadable;
+  const auto read = protocol::read_request(request, own_response_topic, why, &unreadable);
+  if (!read) {
+    // Answered ERROR under the request's CorrelationData, the only id it has.
     d.valid = false;
-    d.interaction_id = std::string(correlation);
-    d.response = response_bytes(d.interaction_id, cmd::ResponseStatus::ERROR, "not a DeviceCommand (ADCM) buffer");
+    d.interaction_id = protocol::InteractionId(unreadable.correlation);
+    d.response = protocol::encode(DeviceResponse{
+        d.interaction_id, ResponseStatus::ERROR, fmt::format("not a DeviceCommand (ADCM) buffer: {}", why), {}});
+    d.reply = protocol::reply_message(unreadable, d.response, mqtt5);
     return d;
   }
-  const auto* command = flatbuffers::GetRoot<cmd::DeviceCommand>(payload.data());
-  d.interaction_id = command->interaction_id()->str();
-  if (const std::string* before = cache.find(d.interaction_id)) {
+  const protocol::DeviceCommand& command = read->command;
+  d.interaction_id = command.interaction_id;
+  if (const protocol::Bytes* before = answered.find(d.interaction_id)) {
     d.duplicate = true;
     d.response = *before;
-    auto root = flatbuffers::GetRoot<cmd::DeviceResponse>(before->data());
-    d.rejected = root->status() == cmd::ResponseStatus::REJECTED;
+    const auto earlier = protocol::decode_device_response(*before);
+    d.rejected = earlier && earlier->status == ResponseStatus::REJECTED;
+    d.reply = protocol::reply_message(*read, d.response, mqtt5);
     return d;
   }
   const std::size_t outcome = outcome_.pick();  // 0 reject, 1 no answer, 2 normal
   Outcome result;
   if (outcome == 0) {
-    result = {cmd::ResponseStatus::REJECTED, "rejected by the device (simulated refusal)"};
+    result = {ResponseStatus::REJECTED, "rejected by the device (simulated refusal)"};
   } else {
-    result = check_and_act(device, *command, /*act=*/true);
-    d.performed = result.status == cmd::ResponseStatus::OK;
+    result = check_and_act(device, command, /*act=*/true);
+    d.performed = result.status == ResponseStatus::OK;
   }
-  d.rejected = result.status == cmd::ResponseStatus::REJECTED;
+  d.rejected = result.status == ResponseStatus::REJECTED;
   d.answer = outcome != 1;
-  d.response = response_bytes(d.interaction_id, result.status, result.detail);
-  cache.insert(d.interaction_id, d.response);
-  if (d.answer && late_.pick() == 0) {
+  d.response = protocol::encode(DeviceResponse{d.interaction_id, result.status, result.detail, {}});
+  answered.remember(d.interaction_id, d.response);
+  if (!d.answer) return d;
+  d.reply = protocol::reply_message(*read, d.response, mqtt5);
+  if (late_.pick() == 0) {
     d.late = true;
     d.delay += options_.late_delay;
   }
-  if (d.answer && twice_.pick() == 0) d.copies = 2;
+  if (twice_.pick() == 0) d.copies = 2;
   return d;
 }
 

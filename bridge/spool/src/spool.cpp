@@ -1,3 +1,5 @@
+// The store: the FIFO of records on LMDB, claims, drop_oldest and the sync thread (contract in
+// spool.h). The bytes of a record are record_format.cpp's business, LMDB's handles lmdb_handles.h's.
 #include "archer/spool/spool.h"
 
 #include <fcntl.h>
@@ -18,92 +20,23 @@
 
 #include "archer/core/log.h"
 #include "archer/core/metrics.h"
+#include "lmdb_handles.h"
 
 namespace archer::spool {
 namespace {
 
+using lmdb::Txn;
+
 constexpr std::string_view kComponent = "spool";
-constexpr std::uint8_t kFormatVersion = 1;
-constexpr std::uint64_t kKeySize = 8;
 constexpr std::uint64_t kMapHeadroom = std::uint64_t{64} << 20;
 constexpr std::size_t kRemoveChunk = 16384;
 constexpr std::uint64_t kNoLimit = std::numeric_limits<std::uint64_t>::max();
-constexpr std::uint32_t kMaxField = std::numeric_limits<std::uint32_t>::max();
 // The highest sequence ever used lives under a 1-byte key in the same (unnamed) database: it sorts
 // before every 8-byte record key. (A named database would cost one more page write per commit,
 // about 2 us of the 8 us an append takes.)
 constexpr unsigned char kLastSequenceKey = 0;
 
-// ---- record encoding ----
-
-void put_u32(std::string& out, std::uint32_t v) {
-  std::array<char, 4> b{};
-  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xffU);
-  out.append(b.data(), b.size());
-}
-
-void put_u64(std::string& out, std::uint64_t v) {
-  std::array<char, 8> b{};
-  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xffU);
-  out.append(b.data(), b.size());
-}
-
-void put_str(std::string& out, std::string_view s) {
-  put_u32(out, static_cast<std::uint32_t>(s.size()));
-  out.append(s);
-}
-
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-  bool u8(std::uint8_t& v) {
-    if (remaining() < 1) return false;
-    v = static_cast<std::uint8_t>(bytes_[pos_++]);
-    return true;
-  }
-  bool u32(std::uint32_t& v) {
-    if (remaining() < 4) return false;
-    v = 0;
-    for (std::size_t i = 0; i < 4; ++i) v |= std::uint32_t{static_cast<std::uint8_t>(bytes_[pos_ + i])} << (8 * i);
-    pos_ += 4;
-    return true;
-  }
-  bool u64(std::uint64_t& v) {
-    if (remaining() < 8) return false;
-    v = 0;
-    for (std::size_t i = 0; i < 8; ++i) v |= std::uint64_t{static_cast<std::uint8_t>(bytes_[pos_ + i])} << (8 * i);
-    pos_ += 8;
-    return true;
-  }
-  bool str(std::string& s) {
-    std::uint32_t n = 0;
-    if (!u32(n) || remaining() < n) return false;
-    s.assign(bytes_.substr(pos_, n));
-    pos_ += n;
-    return true;
-  }
-  std::size_t remaining() const { return bytes_.size() - pos_; }
-
- private:
-  std::string_view bytes_;
-  std::size_t pos_ = 0;
-};
-
-std::uint64_t value_size(const SpoolRecord& r) {
-  std::uint64_t n = 1 + 1 + 8 + 4 * 4 + r.route.size() + r.topic.size() + r.content_type.size() + r.payload.size() + 4;
-  for (const auto& [name, value] : r.user_properties) n += 8 + name.size() + value.size();
-  return n;
-}
-
-bool encodable(const SpoolRecord& r) {
-  auto fits = [](std::string_view s) { return s.size() <= kMaxField; };
-  if (!fits(r.route) || !fits(r.topic) || !fits(r.content_type) || !fits(r.payload)) return false;
-  if (r.user_properties.size() > kMaxField || r.qos > 2) return false;
-  return std::all_of(r.user_properties.begin(), r.user_properties.end(),
-                     [&](const auto& p) { return fits(p.first) && fits(p.second); });
-}
-
-// ---- LMDB helpers ----
+// ---- keys: big-endian sequences, so LMDB's byte order is sequence order ----
 
 std::array<unsigned char, 8> key_bytes(std::uint64_t sequence) {
   std::array<unsigned char, 8> k{};
@@ -125,7 +58,6 @@ MDB_val last_sequence_key() {
   return MDB_val{1, &key};
 }
 
-// Positions the cursor on the oldest record (skipping the last-sequence key).
 // Positions on the first record whose sequence is >= `sequence`.
 int cursor_record_from(MDB_cursor* cursor, std::uint64_t sequence, MDB_val& key, MDB_val& value) {
   auto k = key_bytes(sequence);
@@ -133,107 +65,19 @@ int cursor_record_from(MDB_cursor* cursor, std::uint64_t sequence, MDB_val& key,
   return mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
 }
 
-int cursor_first_record(MDB_cursor* cursor, MDB_val& key, MDB_val& value) { return cursor_record_from(cursor, 1, key, value); }
-
-std::string lmdb_error(int rc) { return mdb_strerror(rc); }
-
-struct EnvDeleter {
-  void operator()(MDB_env* env) const noexcept { mdb_env_close(env); }
-};
-using EnvPtr = std::unique_ptr<MDB_env, EnvDeleter>;
-
-// A transaction that aborts unless committed.
-class Txn {
- public:
-  Txn() = default;
-  ~Txn() { abort(); }
-  Txn(const Txn&) = delete;
-  Txn& operator=(const Txn&) = delete;
-  int begin(MDB_env* env, unsigned flags) { return mdb_txn_begin(env, nullptr, flags, &txn_); }
-  int commit() {
-    const int rc = mdb_txn_commit(txn_);
-    txn_ = nullptr;
-    return rc;
-  }
-  void abort() {
-    if (txn_ != nullptr) mdb_txn_abort(txn_);
-    txn_ = nullptr;
-  }
-  MDB_txn* get() const { return txn_; }
-
- private:
-  MDB_txn* txn_ = nullptr;
-};
-
-class Cursor {
- public:
-  Cursor() = default;
-  ~Cursor() { close(); }
-  // A write transaction frees its cursors when it ends: close before commit.
-  void close() {
-    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
-    cursor_ = nullptr;
-  }
-  Cursor(const Cursor&) = delete;
-  Cursor& operator=(const Cursor&) = delete;
-  int open(MDB_txn* txn, MDB_dbi dbi) { return mdb_cursor_open(txn, dbi, &cursor_); }
-  MDB_cursor* get() const { return cursor_; }
-
- private:
-  MDB_cursor* cursor_ = nullptr;
-};
+// Positions on the oldest record (skipping the last-sequence key).
+int cursor_first_record(MDB_cursor* cursor, MDB_val& key, MDB_val& value) {
+  return cursor_record_from(cursor, 1, key, value);
+}
 
 }  // namespace
-
-std::string encode_record(const SpoolRecord& r) {
-  std::string out;
-  out.reserve(static_cast<std::size_t>(value_size(r)));
-  out.push_back(static_cast<char>(kFormatVersion));
-  out.push_back(static_cast<char>((r.qos & 0x3U) | (r.retained ? 0x4U : 0U)));
-  put_u64(out, static_cast<std::uint64_t>(r.received_ms));
-  put_str(out, r.route);
-  put_str(out, r.topic);
-  put_str(out, r.content_type);
-  put_u32(out, static_cast<std::uint32_t>(r.user_properties.size()));
-  for (const auto& [name, value] : r.user_properties) {
-    put_str(out, name);
-    put_str(out, value);
-  }
-  put_str(out, r.payload);
-  return out;
-}
-
-bool decode_record(std::string_view bytes, SpoolRecord& out) {
-  Reader in(bytes);
-  std::uint8_t version = 0;
-  std::uint8_t flags = 0;
-  std::uint64_t received = 0;
-  std::uint32_t properties = 0;
-  SpoolRecord r;
-  if (!in.u8(version) || version != kFormatVersion) return false;
-  if (!in.u8(flags) || (flags & ~0x7U) != 0 || (flags & 0x3U) == 3) return false;
-  if (!in.u64(received) || !in.str(r.route) || !in.str(r.topic) || !in.str(r.content_type)) return false;
-  if (!in.u32(properties) || properties > in.remaining() / 8) return false;
-  r.user_properties.resize(properties);
-  for (auto& [name, value] : r.user_properties) {
-    if (!in.str(name) || !in.str(value)) return false;
-  }
-  if (!in.str(r.payload) || in.remaining() != 0) return false;
-  r.qos = static_cast<std::uint8_t>(flags & 0x3U);
-  r.retained = (flags & 0x4U) != 0;
-  r.received_ms = static_cast<std::int64_t>(received);
-  out = std::move(r);
-  return true;
-}
-
-std::uint64_t stored_size(const SpoolRecord& record) { return kKeySize + value_size(record); }
 
 // ---- Spool ----
 
 struct Spool::Impl {
   SpoolConfig config;
   SpoolOptions options;
-  EnvPtr env;
+  lmdb::EnvPtr env;
   MDB_dbi records = 0;
   int lock_fd = -1;
 
@@ -246,7 +90,7 @@ struct Spool::Impl {
   std::atomic<std::uint64_t> dropped{0};
   // Records up to this sequence were handed out by claim_from(): drop_oldest leaves them alone.
   std::atomic<std::uint64_t> claimed{0};
-  std::atomic<std::uint64_t> claimed_bytes{0};  // stored bytes of claimed records not yet removed
+  std::atomic<std::uint64_t> claimed_bytes{0};          // stored bytes of claimed records not yet removed
   std::atomic<std::uint64_t> map_full_limit{kNoLimit};  // lowered when LMDB's map fills first
   std::atomic<std::uint64_t> last_refused{0};
 
@@ -311,7 +155,7 @@ struct Spool::Impl {
     if (target == synced.load()) return true;
     const int rc = mdb_env_sync(env.get(), 1);
     if (rc != MDB_SUCCESS) {
-      fail("fsync of {} failed: {}", config.dir.string(), lmdb_error(rc));
+      fail("fsync of {} failed: {}", config.dir.string(), lmdb::error_text(rc));
       return false;
     }
     synced.store(target);
@@ -379,7 +223,7 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
   MDB_env* raw = nullptr;
   int rc = mdb_env_create(&raw);
   if (rc != MDB_SUCCESS) {
-    error = fmt::format("spool {}: mdb_env_create: {}", dir, lmdb_error(rc));
+    error = fmt::format("spool {}: mdb_env_create: {}", dir, lmdb::error_text(rc));
     return nullptr;
   }
   impl->env.reset(raw);
@@ -388,13 +232,13 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
   const std::uint64_t max_u64 = std::numeric_limits<std::uint64_t>::max();
   const std::uint64_t map_size =
       config.max_size > (max_u64 - kMapHeadroom) / 2 ? max_u64 : config.max_size * 2 + kMapHeadroom;
-  const auto map_size_t = static_cast<std::size_t>(
-      std::min<std::uint64_t>(map_size, std::numeric_limits<std::size_t>::max() / 2));
+  const auto map_size_t =
+      static_cast<std::size_t>(std::min<std::uint64_t>(map_size, std::numeric_limits<std::size_t>::max() / 2));
   unsigned flags = MDB_NOTLS;
   if (options.sync_interval.count() > 0) flags |= MDB_NOSYNC;
   if ((rc = mdb_env_set_mapsize(env, map_size_t)) != MDB_SUCCESS ||
       (rc = mdb_env_open(env, dir.c_str(), flags, 0600)) != MDB_SUCCESS) {
-    error = fmt::format("spool {}: cannot open LMDB environment: {}", dir, lmdb_error(rc));
+    error = fmt::format("spool {}: cannot open LMDB environment: {}", dir, lmdb::error_text(rc));
     return nullptr;
   }
 
@@ -404,42 +248,41 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
     if ((rc = txn.begin(env, 0)) != MDB_SUCCESS ||
         (rc = mdb_dbi_open(txn.get(), nullptr, 0, &impl->records)) != MDB_SUCCESS ||
         (rc = txn.commit()) != MDB_SUCCESS) {
-      error = fmt::format("spool {}: cannot open databases: {}", dir, lmdb_error(rc));
+      error = fmt::format("spool {}: cannot open databases: {}", dir, lmdb::error_text(rc));
       return nullptr;
     }
   }
   std::uint64_t last = 0;
   {
     Txn txn;
-    Cursor cursor;
-    if ((rc = txn.begin(env, MDB_RDONLY)) != MDB_SUCCESS || (rc = cursor.open(txn.get(), impl->records)) != MDB_SUCCESS) {
-      error = fmt::format("spool {}: cannot read: {}", dir, lmdb_error(rc));
+    if ((rc = txn.begin(env, MDB_RDONLY)) != MDB_SUCCESS || (rc = txn.open_cursor(impl->records)) != MDB_SUCCESS) {
+      error = fmt::format("spool {}: cannot read: {}", dir, lmdb::error_text(rc));
       return nullptr;
     }
     MDB_val key{};
     MDB_val value{};
     std::uint64_t bytes = 0;
     std::uint64_t count = 0;
-    for (rc = cursor_first_record(cursor.get(), key, value); rc == MDB_SUCCESS;
-         rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_NEXT)) {
-      if (key.mv_size != kKeySize) {
+    for (rc = cursor_first_record(txn.cursor(), key, value); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(txn.cursor(), &key, &value, MDB_NEXT)) {
+      if (key.mv_size != kStoredKeySize) {
         error = fmt::format("spool {}: corrupt: a key of {} bytes", dir, key.mv_size);
         return nullptr;
       }
       last = key_value(key);
-      bytes += kKeySize + value.mv_size;
+      bytes += kStoredKeySize + value.mv_size;
       ++count;
     }
     if (rc != MDB_NOTFOUND) {
-      error = fmt::format("spool {}: corrupt or unreadable: {}", dir, lmdb_error(rc));
+      error = fmt::format("spool {}: corrupt or unreadable: {}", dir, lmdb::error_text(rc));
       return nullptr;
     }
     MDB_val meta_key = last_sequence_key();
     rc = mdb_get(txn.get(), impl->records, &meta_key, &value);
-    if (rc == MDB_SUCCESS && value.mv_size == kKeySize) {
+    if (rc == MDB_SUCCESS && value.mv_size == kStoredKeySize) {
       last = std::max(last, key_value(value));
     } else if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS) {
-      error = fmt::format("spool {}: corrupt or unreadable: {}", dir, lmdb_error(rc));
+      error = fmt::format("spool {}: corrupt or unreadable: {}", dir, lmdb::error_text(rc));
       return nullptr;
     }
     impl->bytes = bytes;
@@ -450,8 +293,7 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
   if (options.metrics != nullptr) {
     Metrics& m = *options.metrics;
     impl->appended_total = &m.counter("archer_spool_appended_total", "Records appended to the spool");
-    impl->dropped_total =
-        &m.counter("archer_spool_dropped_total", "Records deleted unsent by on_full = drop_oldest");
+    impl->dropped_total = &m.counter("archer_spool_dropped_total", "Records deleted unsent by on_full = drop_oldest");
     impl->full_total = &m.counter("archer_spool_full_total", "Appends refused because the spool was full");
     impl->errors_total = &m.counter("archer_spool_errors_total", "Spool storage errors (LMDB, fsync)");
     impl->corrupt_total = &m.counter("archer_spool_corrupt_total", "Spool records that did not decode");
@@ -464,8 +306,8 @@ std::unique_ptr<Spool> Spool::open(const SpoolConfig& config, std::string& error
     Impl* p = impl.get();
     impl->sync_thread = std::thread([p] { p->sync_loop(); });
   }
-  log::info(kComponent, "opened {}: {} records, {} bytes, next sequence {}, sync every {} ms", dir,
-            impl->count.load(), impl->bytes.load(), impl->next_sequence.load(), options.sync_interval.count());
+  log::info(kComponent, "opened {}: {} records, {} bytes, next sequence {}, sync every {} ms", dir, impl->count.load(),
+            impl->bytes.load(), impl->next_sequence.load(), options.sync_interval.count());
   return std::unique_ptr<Spool>(new Spool(std::move(impl)));
 }
 
@@ -476,7 +318,7 @@ AppendResult Spool::append(const SpoolRecord& record, Admission admission) {
     return {SpoolStatus::error, 0, 0, 0, "record not encodable (qos > 2 or a field over 4 GiB)"};
   }
   std::vector<std::string> values{encode_record(record)};
-  return impl_->append_encoded(values, kKeySize + values.front().size(), /*beyond_limit=*/true);
+  return impl_->append_encoded(values, kStoredKeySize + values.front().size(), /*beyond_limit=*/true);
 }
 
 AppendResult Spool::append_batch(std::span<const SpoolRecord> records) {
@@ -495,7 +337,7 @@ AppendResult Spool::append_batch(std::span<const SpoolRecord> records) {
       return {SpoolStatus::error, 0, 0, 0, "record not encodable (qos > 2 or a field over 4 GiB)"};
     }
     values.push_back(encode_record(r));
-    total += kKeySize + values.back().size();
+    total += kStoredKeySize + values.back().size();
   }
   return impl_->append_encoded(values, total);
 }
@@ -527,15 +369,14 @@ AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::
     std::uint64_t dropped_records = 0;
     std::uint64_t dropped_bytes = 0;
     if (rc == MDB_SUCCESS && must_drop) {
-      Cursor cursor;
-      rc = cursor.open(txn.get(), records);
+      rc = txn.open_cursor(records);
       MDB_val key{};
       MDB_val value{};
       while (rc == MDB_SUCCESS && used - dropped_bytes + total > cap) {
-        rc = cursor_record_from(cursor.get(), claimed.load() + 1, key, value);
+        rc = cursor_record_from(txn.cursor(), claimed.load() + 1, key, value);
         if (rc != MDB_SUCCESS) break;
-        const std::uint64_t size = kKeySize + value.mv_size;
-        rc = mdb_cursor_del(cursor.get(), 0);
+        const std::uint64_t size = kStoredKeySize + value.mv_size;
+        rc = mdb_cursor_del(txn.cursor(), 0);
         if (rc == MDB_SUCCESS) {
           ++dropped_records;
           dropped_bytes += size;
@@ -552,6 +393,7 @@ AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::
         return result;
       }
       if (rc == MDB_NOTFOUND) rc = MDB_SUCCESS;  // emptied; the cap may be below `total` after a map-full
+      txn.close_cursor();
     }
     const std::uint64_t first = next_sequence.load();
     for (std::size_t i = 0; rc == MDB_SUCCESS && i < values.size(); ++i) {
@@ -567,14 +409,14 @@ AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::
       // the limit (7/8 of it, for hysteresis) until the spool empties, and decide again.
       txn.abort();
       map_full_limit.store(used - used / 8);
-      fail("{}: LMDB map full at {} stored bytes; limit lowered to {} until the spool empties",
-           config.dir.string(), used, used - used / 8);
+      fail("{}: LMDB map full at {} stored bytes; limit lowered to {} until the spool empties", config.dir.string(),
+           used, used - used / 8);
       continue;
     }
     if (rc != MDB_SUCCESS) {
-      fail("append to {} failed: {}", config.dir.string(), lmdb_error(rc));
+      fail("append to {} failed: {}", config.dir.string(), lmdb::error_text(rc));
       result.status = SpoolStatus::error;
-      result.message = fmt::format("append failed: {}", lmdb_error(rc));
+      result.message = fmt::format("append failed: {}", lmdb::error_text(rc));
       return result;
     }
 
@@ -613,13 +455,12 @@ ReadResult Spool::read_from(std::uint64_t after_sequence, std::size_t max_record
   ReadResult result;
   if (max_records == 0 || after_sequence == std::numeric_limits<std::uint64_t>::max()) return result;
   Txn txn;
-  Cursor cursor;
   int rc = txn.begin(impl_->env.get(), MDB_RDONLY);
-  if (rc == MDB_SUCCESS) rc = cursor.open(txn.get(), impl_->records);
+  if (rc == MDB_SUCCESS) rc = txn.open_cursor(impl_->records);
   auto k = key_bytes(after_sequence + 1);
   MDB_val key = as_val(k);
   MDB_val value{};
-  if (rc == MDB_SUCCESS) rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_SET_RANGE);
+  if (rc == MDB_SUCCESS) rc = mdb_cursor_get(txn.cursor(), &key, &value, MDB_SET_RANGE);
   while (rc == MDB_SUCCESS && result.records.size() < max_records) {
     Stored stored;
     stored.sequence = key_value(key);
@@ -630,12 +471,12 @@ ReadResult Spool::read_from(std::uint64_t after_sequence, std::size_t max_record
       impl_->corrupt_total->add();
       if (result.corrupt.size() >= max_records) break;
     }
-    rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_NEXT);
+    rc = mdb_cursor_get(txn.cursor(), &key, &value, MDB_NEXT);
   }
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
-    impl_->fail("read from {} failed: {}", impl_->config.dir.string(), lmdb_error(rc));
+    impl_->fail("read from {} failed: {}", impl_->config.dir.string(), lmdb::error_text(rc));
     result.status = SpoolStatus::error;
-    result.message = fmt::format("read failed: {}", lmdb_error(rc));
+    result.message = fmt::format("read failed: {}", lmdb::error_text(rc));
   }
   return result;
 }
@@ -664,9 +505,8 @@ RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) 
   std::lock_guard lock(write_mutex);
   const std::uint64_t last = next_sequence.load() - 1;
   Txn txn;
-  Cursor cursor;
   int rc = txn.begin(env.get(), 0);
-  if (rc == MDB_SUCCESS) rc = cursor.open(txn.get(), records);
+  if (rc == MDB_SUCCESS) rc = txn.open_cursor(records);
   std::uint64_t removed = 0;
   std::uint64_t freed = 0;
   std::uint64_t freed_claimed = 0;
@@ -675,14 +515,14 @@ RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) 
     auto k = key_bytes(sequences[i]);
     MDB_val key = as_val(k);
     MDB_val value{};
-    rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_SET_KEY);
+    rc = mdb_cursor_get(txn.cursor(), &key, &value, MDB_SET_KEY);
     if (rc == MDB_NOTFOUND) {
       rc = MDB_SUCCESS;
       continue;
     }
     if (rc != MDB_SUCCESS) break;
-    const std::uint64_t size = kKeySize + value.mv_size;
-    rc = mdb_cursor_del(cursor.get(), 0);
+    const std::uint64_t size = kStoredKeySize + value.mv_size;
+    rc = mdb_cursor_del(txn.cursor(), 0);
     if (rc == MDB_SUCCESS) {
       ++removed;
       freed += size;
@@ -690,7 +530,7 @@ RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) 
       removed_last = removed_last || sequences[i] == last;
     }
   }
-  cursor.close();
+  txn.close_cursor();
   if (rc == MDB_SUCCESS && removed_last) {
     // The highest sequence leaves the records database: remember it so numbering continues.
     MDB_val meta_key = last_sequence_key();
@@ -700,9 +540,9 @@ RemoveResult Spool::Impl::remove_keys(std::span<const std::uint64_t> sequences) 
   }
   if (rc == MDB_SUCCESS && removed > 0) rc = txn.commit();
   if (rc != MDB_SUCCESS) {
-    fail("remove from {} failed: {}", config.dir.string(), lmdb_error(rc));
+    fail("remove from {} failed: {}", config.dir.string(), lmdb::error_text(rc));
     result.status = SpoolStatus::error;
-    result.message = fmt::format("remove failed: {}", lmdb_error(rc));
+    result.message = fmt::format("remove failed: {}", lmdb::error_text(rc));
     return result;
   }
   if (removed == 0) return result;
@@ -726,23 +566,22 @@ RemoveResult Spool::remove_through(std::uint64_t sequence) {
     chunk.clear();
     {
       Txn txn;
-      Cursor cursor;
       int rc = txn.begin(impl_->env.get(), MDB_RDONLY);
-      if (rc == MDB_SUCCESS) rc = cursor.open(txn.get(), impl_->records);
+      if (rc == MDB_SUCCESS) rc = txn.open_cursor(impl_->records);
       auto k = key_bytes(after + 1);
       MDB_val key = as_val(k);
       MDB_val value{};
-      if (rc == MDB_SUCCESS) rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_SET_RANGE);
+      if (rc == MDB_SUCCESS) rc = mdb_cursor_get(txn.cursor(), &key, &value, MDB_SET_RANGE);
       while (rc == MDB_SUCCESS && chunk.size() < kRemoveChunk) {
         const std::uint64_t s = key_value(key);
         if (s > sequence) break;
         chunk.push_back(s);
-        rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_NEXT);
+        rc = mdb_cursor_get(txn.cursor(), &key, &value, MDB_NEXT);
       }
       if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
-        impl_->fail("remove from {} failed: {}", impl_->config.dir.string(), lmdb_error(rc));
+        impl_->fail("remove from {} failed: {}", impl_->config.dir.string(), lmdb::error_text(rc));
         total.status = SpoolStatus::error;
-        total.message = fmt::format("remove failed: {}", lmdb_error(rc));
+        total.message = fmt::format("remove failed: {}", lmdb::error_text(rc));
         return total;
       }
     }
@@ -763,14 +602,13 @@ bool Spool::sync() { return impl_->sync_now(); }
 
 std::optional<std::uint64_t> Spool::first_sequence() const {
   Txn txn;
-  Cursor cursor;
   int rc = txn.begin(impl_->env.get(), MDB_RDONLY);
-  if (rc == MDB_SUCCESS) rc = cursor.open(txn.get(), impl_->records);
+  if (rc == MDB_SUCCESS) rc = txn.open_cursor(impl_->records);
   MDB_val key{};
   MDB_val value{};
-  if (rc == MDB_SUCCESS) rc = cursor_first_record(cursor.get(), key, value);
+  if (rc == MDB_SUCCESS) rc = cursor_first_record(txn.cursor(), key, value);
   if (rc == MDB_SUCCESS) return key_value(key);
-  if (rc != MDB_NOTFOUND) impl_->fail("read from {} failed: {}", impl_->config.dir.string(), lmdb_error(rc));
+  if (rc != MDB_NOTFOUND) impl_->fail("read from {} failed: {}", impl_->config.dir.string(), lmdb::error_text(rc));
   return std::nullopt;
 }
 

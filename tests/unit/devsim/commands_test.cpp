@@ -9,7 +9,10 @@ namespace {
 
 namespace cmd = archer::command;
 
-std::string command_bytes(const std::string& id, const std::string& action, const std::vector<std::pair<std::string, std::string>>& args = {}) {
+constexpr std::string_view kOwnResponseTopic = "devices/valve-0001/responses";
+
+std::string command_bytes(const std::string& id, const std::string& action,
+                          const std::vector<std::pair<std::string, std::string>>& args = {}) {
   flatbuffers::FlatBufferBuilder fbb;
   std::vector<flatbuffers::Offset<cmd::Arg>> offsets;
   for (const auto& [name, value] : args) offsets.push_back(cmd::CreateArgDirect(fbb, name.c_str(), value.c_str()));
@@ -17,9 +20,18 @@ std::string command_bytes(const std::string& id, const std::string& action, cons
   return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
 }
 
-const cmd::DeviceResponse* response(const std::string& bytes) {
+// A request as the gateway publishes it: MQTT 5 CorrelationData when `correlation` is not empty.
+mqtt::message_ptr request(const std::string& payload, const std::string& correlation) {
+  auto message = mqtt::message::create("devices/valve-0001/commands", payload, 1, false);
+  if (!correlation.empty()) {
+    message->set_properties(mqtt::properties{{mqtt::property::CORRELATION_DATA, mqtt::binary(correlation)}});
+  }
+  return message;
+}
+
+const cmd::DeviceResponse* response(const protocol::Bytes& bytes) {
   EXPECT_TRUE(flatbuffers::BufferHasIdentifier(bytes.data(), "ADRS"));
-  flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size());
   EXPECT_TRUE(verifier.VerifyBuffer<cmd::DeviceResponse>("ADRS"));
   return flatbuffers::GetRoot<cmd::DeviceResponse>(bytes.data());
 }
@@ -28,9 +40,9 @@ TEST(CommandsTest, ValveSetActsOnceAndARepeatGetsTheSameBytes) {
   Options options;
   CommandProcessor processor(options, 1);
   Device valve("valve-0001", Kind::valve, 1);
-  ResponseCache cache(100);
-  const std::string request = command_bytes("id-1", "set", {{"percent", "40"}});
-  Decision first = processor.handle(valve, cache, request, "id-1");
+  protocol::AnsweredInteractions cache(100);
+  const std::string bytes = command_bytes("id-1", "set", {{"percent", "40"}});
+  Decision first = processor.handle(valve, cache, *request(bytes, "id-1"), kOwnResponseTopic);
   EXPECT_TRUE(first.valid);
   EXPECT_TRUE(first.performed);
   EXPECT_FALSE(first.duplicate);
@@ -39,7 +51,7 @@ TEST(CommandsTest, ValveSetActsOnceAndARepeatGetsTheSameBytes) {
   EXPECT_DOUBLE_EQ(valve.state().target_pct, 40);
 
   valve.set_target(10);  // something else moved it since
-  Decision again = processor.handle(valve, cache, request, "id-1");
+  Decision again = processor.handle(valve, cache, *request(bytes, "id-1"), kOwnResponseTopic);
   EXPECT_TRUE(again.duplicate);
   EXPECT_FALSE(again.performed);
   EXPECT_EQ(again.response, first.response);
@@ -50,20 +62,22 @@ TEST(CommandsTest, OpenCloseDefaultsAndRejections) {
   Options options;
   CommandProcessor processor(options, 1);
   Device valve("valve-0001", Kind::valve, 1);
-  ResponseCache cache(100);
-  EXPECT_TRUE(processor.handle(valve, cache, command_bytes("a", "open"), "").performed);
+  protocol::AnsweredInteractions cache(100);
+  EXPECT_TRUE(processor.handle(valve, cache, *request(command_bytes("a", "open"), ""), kOwnResponseTopic).performed);
   EXPECT_DOUBLE_EQ(valve.state().target_pct, 100);
-  EXPECT_TRUE(processor.handle(valve, cache, command_bytes("b", "close"), "").performed);
+  EXPECT_TRUE(processor.handle(valve, cache, *request(command_bytes("b", "close"), ""), kOwnResponseTopic).performed);
   EXPECT_DOUBLE_EQ(valve.state().target_pct, 0);
-  Decision unknown = processor.handle(valve, cache, command_bytes("c", "explode"), "");
+  Decision unknown = processor.handle(valve, cache, *request(command_bytes("c", "explode"), ""), kOwnResponseTopic);
   EXPECT_TRUE(unknown.rejected);
   EXPECT_FALSE(unknown.performed);
   EXPECT_EQ(response(unknown.response)->status(), cmd::ResponseStatus::REJECTED);
   EXPECT_NE(response(unknown.response)->detail()->str().find("explode"), std::string::npos);
-  EXPECT_TRUE(processor.handle(valve, cache, command_bytes("d", "set"), "").rejected);
-  EXPECT_TRUE(processor.handle(valve, cache, command_bytes("e", "set", {{"percent", "140"}}), "").rejected);
+  EXPECT_TRUE(processor.handle(valve, cache, *request(command_bytes("d", "set"), ""), kOwnResponseTopic).rejected);
+  EXPECT_TRUE(
+      processor.handle(valve, cache, *request(command_bytes("e", "set", {{"percent", "140"}}), ""), kOwnResponseTopic)
+          .rejected);
   Device meter("meter-0001", Kind::meter, 1);
-  EXPECT_TRUE(processor.handle(meter, cache, command_bytes("f", "reset"), "").performed);
+  EXPECT_TRUE(processor.handle(meter, cache, *request(command_bytes("f", "reset"), ""), kOwnResponseTopic).performed);
   EXPECT_EQ(meter.state().energy_wh, 0);
 }
 
@@ -71,11 +85,40 @@ TEST(CommandsTest, GarbageIsAnsweredWithErrorUnderTheCorrelationData) {
   Options options;
   CommandProcessor processor(options, 1);
   Device valve("valve-0001", Kind::valve, 1);
-  ResponseCache cache(100);
-  Decision d = processor.handle(valve, cache, "not a flatbuffer at all", "corr-9");
+  protocol::AnsweredInteractions cache(100);
+  Decision d = processor.handle(valve, cache, *request("not a flatbuffer at all", "corr-9"), kOwnResponseTopic);
   EXPECT_FALSE(d.valid);
   EXPECT_EQ(response(d.response)->status(), cmd::ResponseStatus::ERROR);
   EXPECT_EQ(response(d.response)->interaction_id()->str(), "corr-9");
+  ASSERT_NE(d.reply, nullptr);
+  EXPECT_EQ(d.reply->get_topic(), kOwnResponseTopic);
+  EXPECT_EQ(mqtt::get<mqtt::binary>(d.reply->get_properties(), mqtt::property::CORRELATION_DATA), "corr-9");
+  EXPECT_NE(response(d.response)->detail()->str().find("expected 'ADCM'"), std::string::npos);  // says why
+}
+
+TEST(CommandsTest, TheReplyCarriesTheAnswerAndASilentDeviceHasNone) {
+  Options options;
+  options.no_answer_ratio = 0.5;
+  CommandProcessor processor(options, 1);
+  Device valve("valve-0001", Kind::valve, 1);
+  protocol::AnsweredInteractions cache(100);
+  int silent = 0;
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = "q" + std::to_string(i);
+    Decision d = processor.handle(valve, cache, *request(command_bytes(id, "ping"), ""), kOwnResponseTopic);
+    if (!d.answer) {
+      ++silent;
+      EXPECT_EQ(d.reply, nullptr);
+      continue;
+    }
+    ASSERT_NE(d.reply, nullptr);
+    EXPECT_EQ(d.reply->get_topic(), kOwnResponseTopic);
+    EXPECT_EQ(d.reply->get_qos(), 1);
+    EXPECT_EQ(d.reply->get_payload(), std::string(d.response.begin(), d.response.end()));
+    // MQTT 5 without CorrelationData in the request: the interaction id is the correlation.
+    EXPECT_EQ(mqtt::get<mqtt::binary>(d.reply->get_properties(), mqtt::property::CORRELATION_DATA), id);
+  }
+  EXPECT_EQ(silent, 2);
 }
 
 TEST(CommandsTest, BehaviourRatiosAreExact) {
@@ -88,10 +131,11 @@ TEST(CommandsTest, BehaviourRatiosAreExact) {
   options.latency_min = options.latency_max = std::chrono::milliseconds(5);
   CommandProcessor processor(options, 1);
   Device valve("valve-0001", Kind::valve, 1);
-  ResponseCache cache(1000);
+  protocol::AnsweredInteractions cache(1000);
   int rejected = 0, silent = 0, late = 0, twice = 0;
   for (int i = 0; i < 100; ++i) {
-    Decision d = processor.handle(valve, cache, command_bytes("i" + std::to_string(i), "open"), "");
+    Decision d =
+        processor.handle(valve, cache, *request(command_bytes("i" + std::to_string(i), "open"), ""), kOwnResponseTopic);
     rejected += d.rejected;
     silent += !d.answer;
     late += d.late;
@@ -100,20 +144,8 @@ TEST(CommandsTest, BehaviourRatiosAreExact) {
   }
   EXPECT_EQ(rejected, 20);
   EXPECT_EQ(silent, 10);
-  EXPECT_EQ(late, 45);   // of the 90 answered
+  EXPECT_EQ(late, 45);  // of the 90 answered
   EXPECT_NEAR(twice, 22, 1);
-}
-
-TEST(ResponseCacheTest, ForgetsTheLeastRecentlyUsed) {
-  ResponseCache cache(2);
-  cache.insert("a", "A");
-  cache.insert("b", "B");
-  ASSERT_NE(cache.find("a"), nullptr);  // a is now the most recent
-  cache.insert("c", "C");
-  EXPECT_EQ(cache.find("b"), nullptr);
-  EXPECT_EQ(*cache.find("a"), "A");
-  EXPECT_EQ(*cache.find("c"), "C");
-  EXPECT_EQ(cache.size(), 2u);
 }
 
 }  // namespace

@@ -1,46 +1,33 @@
 #pragma once
-// What a device does with a DeviceCommand: decide, act once, and answer. Pure logic (no MQTT), used by
-// the fleet's command worker and by the unit tests.
+// What a simulated device does with a request: read it and build its answer with the shared device
+// side of the protocol (archer/protocol/device_side.h), and in between decide as this simulator does:
+// act once, reject, stay silent, answer late or twice, at the options' ratios. Pure logic (no
+// connection, no thread), used by the fleet's responder and by the unit tests.
 #include <chrono>
 #include <cstdint>
-#include <list>
-#include <optional>
 #include <random>
-#include <string>
 #include <string_view>
-#include <unordered_map>
+
+#include <mqtt/message.h>
 
 #include "archer/devsim/device.h"
 #include "archer/devsim/faults.h"
 #include "archer/devsim/options.h"
+#include "archer/protocol/device_side.h"
 
 namespace archer::devsim {
 
-// Interaction id -> the exact response bytes given, least recently used forgotten first.
-class ResponseCache {
- public:
-  explicit ResponseCache(std::size_t capacity) : capacity_(capacity) {}
-  const std::string* find(const std::string& interaction_id);  // refreshes the entry
-  void insert(const std::string& interaction_id, std::string response);
-  std::size_t size() const { return map_.size(); }
-
- private:
-  using Entry = std::pair<std::string, std::string>;
-  std::size_t capacity_;
-  std::list<Entry> order_;  // most recent first
-  std::unordered_map<std::string, std::list<Entry>::iterator> map_;
-};
-
 struct Decision {
-  std::string interaction_id;
-  std::string response;  // DeviceResponse bytes ("ADRS"); empty when nothing can be answered
-  bool valid = true;       // the payload verified as a DeviceCommand
-  bool duplicate = false;  // seen before: answered from the cache, not acted on
-  bool performed = false;  // the device acted
-  bool rejected = false;   // status REJECTED
-  bool answer = true;      // false: never answered (on purpose)
+  protocol::InteractionId interaction_id;  // the CorrelationData when the payload could not be read
+  protocol::Bytes response;                // the DeviceResponse ("ADRS")
+  mqtt::message_ptr reply;                 // `response`, ready to publish; null when not answered
+  bool valid = true;                       // the payload verified as a DeviceCommand
+  bool duplicate = false;                  // seen before: answered as before, not acted on
+  bool performed = false;                  // the device acted
+  bool rejected = false;                   // status REJECTED
+  bool answer = true;                      // false: never answered (on purpose)
   bool late = false;
-  int copies = 1;          // 2: answered twice
+  int copies = 1;  // 2: answered twice
   std::chrono::milliseconds delay{0};
 };
 
@@ -48,9 +35,11 @@ class CommandProcessor {
  public:
   CommandProcessor(const Options& options, std::uint64_t seed);
 
-  // `device` has been advanced to now by the caller, who holds its lock. `correlation` is the request's
-  // MQTT 5 CorrelationData (used as the interaction id when the payload cannot be read).
-  Decision handle(Device& device, ResponseCache& cache, std::string_view payload, std::string_view correlation);
+  // `request` arrived on `device`'s command topic; a request without a ResponseTopic is answered on
+  // `own_response_topic`. `device` has been advanced to now by the caller, who holds its lock (and
+  // that of `answered`, the device's own memory of answers).
+  Decision handle(Device& device, protocol::AnsweredInteractions& answered, const mqtt::message& request,
+                  std::string_view own_response_topic);
 
  private:
   std::chrono::milliseconds latency();

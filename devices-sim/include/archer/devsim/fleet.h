@@ -1,8 +1,9 @@
 #pragma once
-// The running fleet: devices, their MQTT connections, the open-loop scheduler, the command worker
-// and the report. Threads (see README.md): the caller's thread runs the scheduler; one command worker
-// thread decides and times answers; one progress thread; Paho's own threads deliver callbacks, which
-// only count or hand work to the worker.
+// The running fleet: devices, their MQTT connections, the open-loop scheduler, the command responder
+// and the report. Threads (see README.md): the caller's thread runs the scheduler; the responder's
+// worker thread decides and times answers; one progress thread; Paho's own threads deliver callbacks,
+// which only count or hand work to the responder. The parts live in src/ (device_table, connections,
+// scheduler, responder, progress), each with its own threading contract; Fleet only wires them.
 #include <atomic>
 #include <memory>
 

@@ -6,7 +6,7 @@
 // Storage: one LMDB environment in `SpoolConfig::dir` (data.mdb, lock.mdb, plus our own
 // archer-spool.lock that keeps a second process or a second Spool in this process out). Its one
 // database maps an 8-byte big-endian sequence number (1, 2, 3, ... monotonic, continuing after a
-// restart) to the encoded record (encode_record); the 1-byte key 0x00, which sorts first, keeps the
+// restart) to the encoded record (record_format.h); the 1-byte key 0x00, which sorts first, keeps the
 // highest sequence ever used, so numbering also continues when the spool was empty at shutdown.
 //
 // Durability (SpoolOptions::sync_interval, default 100 ms):
@@ -45,35 +45,13 @@
 #include <vector>
 
 #include "archer/core/config.h"
+#include "archer/spool/record_format.h"
 
 namespace archer {
 class Metrics;
 }
 
 namespace archer::spool {
-
-// One MQTT message as it was received, plus which ingest section received it.
-struct SpoolRecord {
-  std::string route;    // opaque to the spool: the ingest section's name
-  std::string topic;    // UTF-8 MQTT topic
-  std::string payload;  // raw bytes, may contain NULs
-  std::uint8_t qos = 0;
-  bool retained = false;
-  std::string content_type;
-  std::vector<std::pair<std::string, std::string>> user_properties;  // arrival order; names may repeat
-  std::int64_t received_ms = 0;                                      // Unix ms
-
-  bool operator==(const SpoolRecord&) const = default;
-};
-
-// Record value layout, version 1 (all integers little-endian):
-//   u8 version(=1) | u8 flags (bits 0-1 qos, bit 2 retained) | i64 received_ms
-//   | str route | str topic | str content_type | u32 n, n x (str name, str value) | str payload
-// where str = u32 length + bytes. decode_record rejects anything truncated, trailing or unknown.
-std::string encode_record(const SpoolRecord& record);
-bool decode_record(std::string_view bytes, SpoolRecord& out);
-// Bytes a record counts against max_size (key + encoded value).
-std::uint64_t stored_size(const SpoolRecord& record);
 
 enum class SpoolStatus {
   ok,
@@ -104,8 +82,8 @@ struct Stored {
 
 struct ReadResult {
   SpoolStatus status = SpoolStatus::ok;
-  std::vector<Stored> records;          // ascending sequence
-  std::vector<std::uint64_t> corrupt;   // sequences whose value did not decode: remove them (counted)
+  std::vector<Stored> records;         // ascending sequence
+  std::vector<std::uint64_t> corrupt;  // sequences whose value did not decode: remove them (counted)
   std::string message;
   bool ok() const { return status == SpoolStatus::ok; }
 };
@@ -137,7 +115,8 @@ class Spool {
 
   // Committed (see Durability above) when it returns ok. When stored bytes + the record would
   // exceed max_size: backpressure -> full; drop_oldest -> deletes the oldest unclaimed records in the
-  // same transaction (counted, warned) and appends, or full when every record left is claimed. A record larger than max_size on its own -> error.
+  // same transaction (counted, warned) and appends, or full when every record left is claimed. A record larger than
+  // max_size on its own -> error.
   AppendResult append(const SpoolRecord& record, Admission admission = Admission::within_limit);
   // All or nothing, one transaction: the hot path's group commit.
   AppendResult append_batch(std::span<const SpoolRecord> records);
@@ -167,7 +146,7 @@ class Spool {
   std::uint64_t size_records() const;
   std::uint64_t size_bytes() const;
   std::uint64_t max_size() const;
-  std::uint64_t dropped() const;  // records deleted by drop_oldest since open
+  std::uint64_t dropped() const;        // records deleted by drop_oldest since open
   std::uint64_t claimed_bytes() const;  // stored bytes of claimed records not yet removed
   const std::filesystem::path& dir() const;
 
