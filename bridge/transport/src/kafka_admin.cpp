@@ -112,6 +112,7 @@ std::string KafkaAdmin::metadata(const std::vector<std::string>& topics, Cluster
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return rd_kafka_err2str(err);
   for (int i = 0; i < metadata->broker_cnt; ++i) out.brokers.push_back(metadata->brokers[i].id);
   std::sort(out.brokers.begin(), out.brokers.end());
+  out.controller = rd_kafka_controllerid(handle_.get(), 0);  // cached by the request above
   for (int i = 0; i < metadata->topic_cnt; ++i) {
     const rd_kafka_metadata_topic_t& topic = metadata->topics[i];
     if (!topics.empty() && std::find(topics.begin(), topics.end(), topic.topic) == topics.end()) continue;

@@ -37,6 +37,7 @@ struct TopicMetadata {
 
 struct ClusterMetadata {
   std::vector<std::int32_t> brokers;  // node ids, ascending
+  std::int32_t controller = -1;       // -1: the cluster named none (librdkafka's mock cluster names none)
   std::map<std::string, TopicMetadata> topics;
 };
 
