@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -107,6 +109,25 @@ std::string bootstrap_of(const Config& config) {
   return "(no bootstrap.servers)";
 }
 
+// A created topic's partitions get their leaders a moment after CreateTopics answers; a client
+// that reads one before (the gateway starting right after --create) gets an error. Waits until
+// each created topic is led; returns those that are not.
+std::set<std::string> wait_for_leaders(transport::KafkaAdmin& admin,
+                                       const std::map<std::string, std::string>& created) {
+  const auto deadline = std::chrono::steady_clock::now() + kTimeout;
+  std::set<std::string> leaderless;
+  for (;;) {
+    leaderless.clear();
+    transport::ClusterMetadata metadata;
+    const bool answered = admin.metadata({}, metadata, kTimeout).empty();
+    for (const auto& [name, problem] : created) {
+      if (problem.empty() && (!answered || !metadata.topics[name].every_partition_led())) leaderless.insert(name);
+    }
+    if (leaderless.empty() || std::chrono::steady_clock::now() >= deadline) return leaderless;
+    std::this_thread::sleep_for(100ms);  // polling the cluster, not waiting for a thread of ours
+  }
+}
+
 }  // namespace
 
 int topics(const std::vector<std::string>& argv) {
@@ -156,6 +177,7 @@ int topics(const std::vector<std::string>& argv) {
   }
 
   std::map<std::string, std::string> created;  // topic -> "" or why it was not created
+  std::set<std::string> leaderless;            // created, but not led in time
   if (args->has("--create")) {
     const int replication =
         *replication_flag > 0 ? *replication_flag : std::min(3, static_cast<int>(metadata.brokers.size()));
@@ -169,6 +191,7 @@ int topics(const std::vector<std::string>& argv) {
       std::fprintf(stderr, "archer-ctl topics: cannot create topics: %s\n", error.c_str());
       return 1;
     }
+    leaderless = wait_for_leaders(*admin, created);
   }
 
   std::size_t kind_width = 0;
@@ -181,7 +204,9 @@ int topics(const std::vector<std::string>& argv) {
   for (const auto& topic : planned) {
     std::string status;
     if (const auto c = created.find(topic.name); c != created.end()) {
-      status = c->second.empty() ? "created" : "missing: not created: " + c->second;
+      status = !c->second.empty()                ? "missing: not created: " + c->second
+               : leaderless.contains(topic.name) ? "wrong: created, but not every partition has a leader yet"
+                                                 : "created";
     } else if (std::find(existing.begin(), existing.end(), topic.name) == existing.end()) {
       status = "missing";
     } else if (const auto e = config_errors.find(topic.name); e != config_errors.end()) {
