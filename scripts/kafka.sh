@@ -16,7 +16,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 version=$(tr -d '[:space:]' <"$here/kafka/version")
-home=${XDG_CACHE_HOME:-$HOME/.cache}/archer/kafka-$version
+user_home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+home=${XDG_CACHE_HOME:-$user_home/.cache}/archer/kafka-$version
 libs=$home/libs
 marker=$home/fetched
 heap=512m

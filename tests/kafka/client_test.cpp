@@ -179,3 +179,22 @@ TEST(ApacheKafkaNode, CreateTopicKeepsItsConfigs) {
 }
 
 }  // namespace
+
+namespace {
+
+// Kafka 4.1 refuses small segments, so a test that wants to see compaction rolls segments by time
+// (segment.ms) instead.
+TEST(ApacheKafkaNode, SegmentsBelowOneMiBAreRefused) {
+  SKIP_WITHOUT(KafkaKind::apache);
+  ApacheKafka& kafka = shared_apache();
+  try {
+    kafka.create_topic(unique_name("segments"), 1, 1, {{"segment.bytes", "100000"}});
+    ADD_FAILURE() << "a 100000-byte segment.bytes was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("segment.bytes"), std::string::npos) << e.what();
+    std::cout << e.what() << "\n";
+  }
+  kafka.create_topic(unique_name("segments"), 1, 1, {{"segment.bytes", "1048576"}, {"segment.ms", "100"}});
+}
+
+}  // namespace

@@ -1,5 +1,6 @@
 #include "archer/testing/apache_kafka.h"
 
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -74,6 +75,8 @@ std::filesystem::path ApacheKafka::home() {
     cache = xdg;
   } else if (const char* user_home = std::getenv("HOME"); user_home != nullptr && *user_home != '\0') {
     cache = std::filesystem::path(user_home) / ".cache";
+  } else if (const passwd* user = getpwuid(getuid()); user != nullptr && user->pw_dir != nullptr) {
+    cache = std::filesystem::path(user->pw_dir) / ".cache";  // as scripts/kafka.sh finds it
   } else {
     cache = "/nonexistent/.cache";
   }
