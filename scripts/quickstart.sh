@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Archer Edge on one machine: installs what is missing, builds, starts Mosquitto, archer-devkafka,
-# archer-bridge and a simulated fleet (archer-devsim) on loopback, shows telemetry reaching Kafka and
+# Archer Edge on one machine: installs what is missing, builds, starts Mosquitto, archer-devkafka (or,
+# with --kafka apache, a real Apache Kafka node from scripts/kafka.sh), archer-bridge and a simulated
+# fleet (archer-devsim) on loopback, shows telemetry reaching Kafka and
 # a command's round trip to a simulated valve. Stops everything on Ctrl-C, or after --duration seconds.
 #
 # Everything it writes lives in .quickstart/ (emptied at each start): the generated configs, the
@@ -9,24 +10,37 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: ./scripts/quickstart.sh [--duration SECONDS] [--help]
+usage: ./scripts/quickstart.sh [--duration SECONDS] [--kafka devkafka|apache] [--help]
 
 Builds Archer Edge into build/, then runs on loopback, from .quickstart/:
   mosquitto        an MQTT broker on a free port (config/mosquitto/quickstart.conf)
-  archer-devkafka  a 3-broker development Kafka cluster (librdkafka's mock cluster)
+  archer-devkafka  a 3-broker development Kafka cluster (librdkafka's mock cluster), or with
+                   --kafka apache a real Apache Kafka node (scripts/kafka.sh; needs java), its
+                   topics created by archer-ctl topics --create
   archer-bridge    the gateway, with config/quickstart.toml pointed at the two above
   archer-devsim    12 simulated devices (env, valve, meter) publishing telemetry every second
 shows telemetry in the raw datalog (one record decoded), a dead letter, and a command sent to
 valve-0001 with its outcome and transaction timeline, then keeps running.
 
   --duration SECONDS  stop everything after SECONDS (default: run until Ctrl-C)
+  --kafka KIND        devkafka (the default) or apache
   --help              print this help
 EOF
 }
 
 duration=""
+kafka_kind=devkafka
 while [ $# -gt 0 ]; do
   case "$1" in
+    --kafka)
+      [ $# -ge 2 ] || { echo "quickstart: --kafka needs a value" >&2; exit 64; }
+      kafka_kind=$2
+      shift 2
+      ;;
+    --kafka=*)
+      kafka_kind=${1#--kafka=}
+      shift
+      ;;
     --duration)
       [ $# -ge 2 ] || { echo "quickstart: --duration needs a value" >&2; exit 64; }
       duration=$2
@@ -47,6 +61,10 @@ while [ $# -gt 0 ]; do
       ;;
   esac
 done
+if [ "$kafka_kind" != devkafka ] && [ "$kafka_kind" != apache ]; then
+  echo "quickstart: --kafka takes devkafka or apache, not '$kafka_kind'" >&2
+  exit 64
+fi
 if [ -n "$duration" ] && ! [[ "$duration" =~ ^[1-9][0-9]*$ ]]; then
   echo "quickstart: --duration takes a whole number of seconds, not '$duration'" >&2
   exit 64
@@ -73,6 +91,7 @@ die() {
 devsim_pid=""
 bridge_pid=""
 devkafka_pid=""
+apache_pid=""
 mosquitto_pid=""
 sleep_pid=""
 
@@ -109,11 +128,14 @@ cleanup() {
     kill "$sleep_pid" 2>/dev/null || true
     wait "$sleep_pid" 2>/dev/null || true
   fi
-  if [ -n "$devsim_pid$bridge_pid$devkafka_pid$mosquitto_pid" ]; then
+  if [ -n "$devsim_pid$bridge_pid$devkafka_pid$apache_pid$mosquitto_pid" ]; then
     say "stopping"
     stop_process archer-devsim "$devsim_pid" 10
     stop_process archer-bridge "$bridge_pid" 60
     stop_process archer-devkafka "$devkafka_pid" 10
+    # Not our child: scripts/kafka.sh started it in a session of its own.
+    [ -z "$apache_pid" ] || ./scripts/kafka.sh stop --dir "$run_dir/kafka" >/dev/null 9>&- ||
+      echo "quickstart: stopping Apache Kafka failed (log: $run_dir/kafka/kafka.log)" >&2
     stop_process mosquitto "$mosquitto_pid" 10
     echo "stopped"
   fi
@@ -156,6 +178,10 @@ if [ ! -f "$build_dir/build.ninja" ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi
 ninja -C "$build_dir" -j"$(nproc)" archer-bridge archer-devkafka archer-devsim archer-ctl archer_schemas_generate
+if [ "$kafka_kind" = apache ]; then
+  command -v java >/dev/null || die "--kafka apache needs java (Debian: openjdk-17-jre-headless)"
+  ./scripts/kafka.sh fetch >/dev/null
+fi
 for program in archer-bridge archer-devkafka archer-devsim archer-ctl; do
   [ -x "$bin/$program" ] || die "$bin/$program was not built"
 done
@@ -200,25 +226,39 @@ for attempt in 1 2 3; do
 done
 mqtt_uri="tcp://127.0.0.1:$mqtt_port"
 
-# --- archer-devkafka ----------------------------------------------------------------------------
-say "starting archer-devkafka"
-bootstrap_file=$run_dir/kafka.bootstrap
-setsid "$bin/archer-devkafka" --brokers 3 --topics "$kafka_topics" --bootstrap-file "$bootstrap_file" \
-  </dev/null >"$run_dir/archer-devkafka.log" 2>&1 9>&- &
-devkafka_pid=$!
-bootstrap=""
-for _ in $(seq 300); do
-  alive "$devkafka_pid" || { tail_log "$run_dir/archer-devkafka.log"; die "archer-devkafka exited"; }
-  if [ -s "$bootstrap_file" ]; then
-    bootstrap=$(head -n 1 "$bootstrap_file")
-    if kcat -L -b "$bootstrap" -m 2 >/dev/null 2>&1; then
-      break
+# --- Kafka: archer-devkafka, or Apache Kafka ----------------------------------------------------
+kafka_log=$run_dir/archer-devkafka.log
+if [ "$kafka_kind" = apache ]; then
+  say "starting Apache Kafka (scripts/kafka.sh start --dir $run_dir/kafka)"
+  kafka_log=$run_dir/kafka/kafka.log
+  kafka_out=$(./scripts/kafka.sh start --dir "$run_dir/kafka" 9>&-) || die "Apache Kafka did not start"
+  apache_pid=$(cat "$run_dir/kafka/kafka.pid")
+  bootstrap=${kafka_out#bootstrap.servers=}
+  kafka_name="Apache Kafka $(cat scripts/kafka/version)"
+  topics_shown="as archer-ctl topics --create made them (see its output above)"
+else
+  say "starting archer-devkafka"
+  kafka_name=archer-devkafka
+  topics_shown=${kafka_topics//,/ }
+  bootstrap_file=$run_dir/kafka.bootstrap
+  setsid "$bin/archer-devkafka" --brokers 3 --topics "$kafka_topics" --bootstrap-file "$bootstrap_file" \
+    </dev/null >"$run_dir/archer-devkafka.log" 2>&1 9>&- &
+  devkafka_pid=$!
+  bootstrap=""
+  for _ in $(seq 300); do
+    alive "$devkafka_pid" || { tail_log "$run_dir/archer-devkafka.log"; die "archer-devkafka exited"; }
+    if [ -s "$bootstrap_file" ]; then
+      bootstrap=$(head -n 1 "$bootstrap_file")
+      if kcat -L -b "$bootstrap" -m 2 >/dev/null 2>&1; then
+        break
+      fi
+      bootstrap=""
     fi
-    bootstrap=""
-  fi
-  sleep 0.1
-done
-[ -n "$bootstrap" ] || { tail_log "$run_dir/archer-devkafka.log"; die "archer-devkafka did not answer within 30s"; }
+    sleep 0.1
+  done
+  [ -n "$bootstrap" ] || { tail_log "$run_dir/archer-devkafka.log"; die "archer-devkafka did not answer within 30s"; }
+fi
+kafka_pid=${devkafka_pid:-$apache_pid}
 
 # --- archer-bridge ------------------------------------------------------------------------------
 # The gateway config is config/quickstart.toml with the real endpoints, a free HTTP port, and its
@@ -232,6 +272,12 @@ sed -e "s#^uri = .*#uri = \"$mqtt_uri\"#" \
   -e "s#^\(\(schema\|dir\|password_file\|ca_file\|cert_file\|key_file\) = \"\)\([^/\"][^\"]*\"\)#\1$config_dir\3#" \
   config/quickstart.toml >"$run_dir/gateway.toml"
 "$bin/archer-bridge" --config "$run_dir/gateway.toml" --check-config
+if [ "$kafka_kind" = apache ]; then
+  # A real cluster has the topics the config needs made with the settings of their kind.
+  say "creating the topics: archer-ctl topics --config $run_dir/gateway.toml --create"
+  "$bin/archer-ctl" topics --config "$run_dir/gateway.toml" --create | sed 's/^/  /' ||
+    die "archer-ctl topics --create failed"
+fi
 setsid "$bin/archer-bridge" --config "$run_dir/gateway.toml" </dev/null >"$run_dir/archer-bridge.log" 2>&1 9>&- &
 bridge_pid=$!
 sleep 1
@@ -264,13 +310,13 @@ cat <<EOF
 
 Archer Edge is running (run folder $run_dir)
   mosquitto        pid $mosquitto_pid   MQTT   $mqtt_uri
-  archer-devkafka  pid $devkafka_pid   Kafka  $bootstrap
-                   topics ${kafka_topics//,/ }
+  $(printf "%-15s" "$kafka_name")  pid $kafka_pid   Kafka  $bootstrap
+                   topics $topics_shown
   archer-bridge    pid $bridge_pid   config $config
                    HTTP   $http_status
   archer-devsim    pid $devsim_pid   12 devices: env-0001..0004 valve-0001..0004 meter-0001..0004
   logs             $run_dir/mosquitto.log
-                   $run_dir/archer-devkafka.log
+                   $kafka_log
                    $run_dir/archer-bridge.log
                    $run_dir/archer-devsim.log
 
@@ -387,8 +433,11 @@ else
 fi
 started=$SECONDS
 while [ -z "$duration" ] || [ $((SECONDS - started)) -lt "$duration" ]; do
-  for service in mosquitto:$mosquitto_pid archer-devkafka:$devkafka_pid archer-bridge:$bridge_pid \
-    archer-devsim:$devsim_pid; do
+  if ! alive "$kafka_pid"; then
+    tail_log "$kafka_log"
+    die "$kafka_name stopped unexpectedly"
+  fi
+  for service in mosquitto:$mosquitto_pid archer-bridge:$bridge_pid archer-devsim:$devsim_pid; do
     if ! alive "${service#*:}"; then
       tail_log "$run_dir/${service%%:*}.log"
       die "${service%%:*} stopped unexpectedly"

@@ -10,5 +10,6 @@ int command(const std::vector<std::string>& argv);
 int tx(const std::vector<std::string>& argv);
 int replay(const std::vector<std::string>& argv);
 int tail(const std::vector<std::string>& argv);
+int topics(const std::vector<std::string>& argv);
 
 }  // namespace archer::ctl

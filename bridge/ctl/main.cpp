@@ -18,6 +18,7 @@ void print_usage(std::FILE* out) {
       "  replay          answer a command log again from the transaction log into <events>.replay\n"
       "  tail TOPIC      print records as JSON with their headers (schema from the config or --schema)\n"
       "  redrive DLQ     send dead letters through validation again (after a schema fix)\n"
+      "  topics          list, check (or --create) the Kafka topics a config uses, with their settings\n"
       "  --version       print the version\n"
       "\n"
       "Run a command without arguments for its flags.\n",
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   if (command == "command") return archer::ctl::command(rest);
   if (command == "tx") return archer::ctl::tx(rest);
   if (command == "replay") return archer::ctl::replay(rest);
+  if (command == "topics") return archer::ctl::topics(rest);
   if (command == "--version") {
     std::printf("archer-ctl %s\n", archer::kVersion);
     return 0;

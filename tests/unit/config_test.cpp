@@ -270,3 +270,24 @@ TEST_F(ConfigTest, StateDirectoryIsTheDefaultSpoolHome) {
   ASSERT_TRUE(result.config);
   EXPECT_EQ(result.config->spool.dir, "/var/lib/archer/spool");
 }
+
+namespace {
+
+TEST_F(ConfigTest, IngestRetentionIsForeverUnlessADurationIsGiven) {
+  auto kept = parse(kBase + kIngest);
+  ASSERT_TRUE(kept.config);
+  EXPECT_EQ(kept.config->ingest[0].retention, std::nullopt);
+  EXPECT_EQ(kept.config->ingest[0].dead_letter_retention, std::nullopt);
+
+  auto timed = parse(kBase + kIngest + "retention = \"forever\"\ndead_letter_retention = \"72h\"\n");
+  ASSERT_TRUE(timed.config) << (timed.errors.empty() ? "" : timed.errors[0]);
+  EXPECT_EQ(timed.config->ingest[0].retention, std::nullopt);
+  EXPECT_EQ(timed.config->ingest[0].dead_letter_retention, std::chrono::milliseconds(72h));
+
+  const auto errors = errors_of(kBase + kIngest + "retention = \"always\"\ndead_letter_retention = \"0s\"\n");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0], file() + ":15:13: ingest[0].retention: 'always' is neither \"forever\" nor a duration such as \"720h\"");
+  EXPECT_EQ(errors[1], file() + ":16:25: ingest[0].dead_letter_retention: must be longer than 0ms, or \"forever\"");
+}
+
+}  // namespace

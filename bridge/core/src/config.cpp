@@ -351,6 +351,24 @@ void read_ingest(TableReader& reader, IngestSection& section, const std::filesys
     if (*size == 0 || *size > 256 * 1024 * 1024) reader.error("max_payload", "must be between 1B and 256MiB (MQTT's limit)");
     section.max_payload = *size;
   }
+
+  // "forever" (the default) or a duration; nullopt is forever.
+  auto retention = [&](std::string_view key) -> std::optional<std::chrono::milliseconds> {
+    const toml::node* found = reader.node(key);
+    const auto* text = found != nullptr ? found->as_string() : nullptr;
+    if (found == nullptr || (text != nullptr && text->get() == "forever")) return std::nullopt;
+    std::string unparsed;
+    auto duration = text != nullptr ? parse_duration(text->get(), unparsed) : std::nullopt;
+    if (!duration) {
+      reader.error(key, fmt::format("{} is neither \"forever\" nor a duration such as \"720h\"",
+                                    text != nullptr ? "'" + text->get() + "'" : "the value"));
+    } else if (duration->count() <= 0) {
+      reader.error(key, "must be longer than 0ms, or \"forever\"");
+    }
+    return duration;
+  };
+  section.retention = retention("retention");
+  section.dead_letter_retention = retention("dead_letter_retention");
 }
 
 void read_actuator(TableReader& reader, ActuatorSection& section) {

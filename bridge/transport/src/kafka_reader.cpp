@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "archer/transport/kafka_producer.h"
@@ -14,6 +17,21 @@ constexpr int kRequestTimeoutMs = 10'000;
 bool is_quiet(RdKafka::ErrorCode err) {
   // Nothing arrived in time, or a partition is at its end: the normal rhythm of reading.
   return err == RdKafka::ERR__TIMED_OUT || err == RdKafka::ERR__PARTITION_EOF;
+}
+
+// A partition's low and high watermarks. A real cluster answers "not leader" for a moment while a
+// partition's leader moves, or after the topic was just created (its metadata already names the
+// leader, which has not taken the partition yet): those answers are retried within the timeout.
+RdKafka::ErrorCode query_offsets(RdKafka::KafkaConsumer& consumer, const std::string& topic, std::int32_t partition,
+                                 std::int64_t& low, std::int64_t& high) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRequestTimeoutMs);
+  for (;;) {
+    const RdKafka::ErrorCode err = consumer.query_watermark_offsets(topic, partition, &low, &high, kRequestTimeoutMs);
+    const bool transient = err == RdKafka::ERR_NOT_LEADER_FOR_PARTITION || err == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
+                           err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
+    if (!transient || std::chrono::steady_clock::now() >= deadline) return err;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 }  // namespace
@@ -67,11 +85,10 @@ std::unique_ptr<KafkaReader> KafkaReader::open_with(const KafkaConfig& config, c
   for (const RdKafka::PartitionMetadata* partition : *metadata->topics()->front()->partitions()) {
     std::int64_t low = 0;
     std::int64_t high = 0;
-    if (const auto watermark_err =
-            reader->consumer_->query_watermark_offsets(topic, partition->id(), &low, &high, kRequestTimeoutMs);
-        watermark_err != RdKafka::ERR_NO_ERROR) {
+    if (const auto offsets_err = query_offsets(*reader->consumer_, topic, partition->id(), low, high);
+        offsets_err != RdKafka::ERR_NO_ERROR) {
       error = fmt::format("topic '{}' partition {}: cannot read its offsets: {}", topic, partition->id(),
-                          RdKafka::err2str(watermark_err));
+                          RdKafka::err2str(offsets_err));
       return nullptr;
     }
     std::int64_t begin = start == Start::end ? high : low;

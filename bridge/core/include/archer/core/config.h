@@ -69,6 +69,10 @@ struct IngestSection {
   std::vector<std::pair<std::string, std::string>> bind;
   std::uint64_t max_payload = 256 * 1024;
   std::string dead_letter;
+  // How long Kafka keeps the raw datalog and the dead letters (`archer-ctl topics` checks and
+  // creates them so). nullopt: forever, the default: the raw datalog is the event store.
+  std::optional<std::chrono::milliseconds> retention;
+  std::optional<std::chrono::milliseconds> dead_letter_retention;
 
   bool accepts(PayloadFormat format) const;
 };

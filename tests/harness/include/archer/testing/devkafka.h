@@ -1,10 +1,12 @@
 #pragma once
+#include <map>
 #include <memory>
 #include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "archer/testing/kafka_cluster.h"
 #include "archer/testing/process.h"
 #include "archer/testing/temp_dir.h"
 
@@ -24,16 +26,23 @@ struct DevKafkaOptions {
 // ${ARCHER_BIN_DIR}/archer-devkafka (or $ARCHER_DEVKAFKA) on loopback. The constructor returns once a
 // metadata request through the bootstrap servers succeeds and lists all brokers (10 s deadline).
 // The destructor sends SIGTERM and records a test failure unless the broker exits 0.
-class DevKafka {
+class DevKafka : public KafkaCluster {
  public:
   DevKafka();
   explicit DevKafka(DevKafkaOptions options);
-  ~DevKafka();
+  ~DevKafka() override;
   DevKafka(const DevKafka&) = delete;
   DevKafka& operator=(const DevKafka&) = delete;
 
-  const std::string& bootstrap() const { return bootstrap_; }
-  int brokers() const { return options_.brokers; }
+  // KafkaCluster
+  const std::string& bootstrap() const override { return bootstrap_; }
+  std::string name() const override { return "archer-devkafka"; }
+  int brokers() const override { return options_.brokers; }
+  // The `create` command: the mock has no replication factor or topic configs, so both are ignored.
+  void create_topic(const std::string& topic, int partitions, int /*replication*/ = 1,
+                    const std::map<std::string, std::string>& /*configs*/ = {}) override {
+    command("create " + topic + " " + std::to_string(partitions));
+  }
 
   // One control command (see bridge/devkafka/README.md); returns the reply line. Throws
   // std::runtime_error when the reply is `error: ...` or none arrives within 5 s.
@@ -44,9 +53,6 @@ class DevKafka {
   void broker_down(int id) { command("down " + std::to_string(id)); }
   void broker_up(int id) { command("up " + std::to_string(id)); }
   void set_rtt(int id, int ms) { command("rtt " + std::to_string(id) + " " + std::to_string(ms)); }
-  void create_topic(const std::string& topic, int partitions) {
-    command("create " + topic + " " + std::to_string(partitions));
-  }
   void set_leader(const std::string& topic, int partition, int id) {
     command("leader " + topic + " " + std::to_string(partition) + " " + std::to_string(id));
   }
