@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
     case archer::devsim::ParseResult::error:
       std::fprintf(stderr, "archer-devsim: %s\n(see archer-devsim --help)\n", error.c_str());
       return 2;
+    case archer::devsim::ParseResult::bad_config:
+      std::fprintf(stderr, "%s\n", error.c_str());
+      return 2;
     case archer::devsim::ParseResult::run:
       break;
   }

@@ -5,8 +5,9 @@
 #include <limits>
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
+#include <fmt/ranges.h>
 
+#include "archer/core/toml_reader.h"
 #include "archer/core/units.h"
 
 namespace archer::devsim {
@@ -14,7 +15,7 @@ namespace {
 
 constexpr std::string_view kKindNames[kKindCount] = {"env", "valve", "meter"};
 constexpr std::string_view kFaultNames[kFaultCount] = {"none",         "random_bytes", "truncated", "wrong_schema",
-                                                      "wrong_device", "oversize",     "bad_json"};
+                                                       "wrong_device", "oversize",     "bad_json"};
 
 bool parse_int(std::string_view text, long long& out) {
   const auto* end = text.data() + text.size();
@@ -128,9 +129,12 @@ std::optional<Kind> parse_kind(std::string_view text) {
 
 std::string_view fault_name(Fault fault) { return kFaultNames[static_cast<int>(fault)]; }
 
-bool apply_option(Options& o, std::string_view raw_name, std::string_view value, std::string& error) {
-  const std::string name = normalize(raw_name);
-  std::string why;
+namespace {
+
+enum class Applied { ok, bad_value, unknown };
+
+// Sets one option by its normalized name ("fault-oversize"); `why` says what is wrong with a bad value.
+Applied apply(Options& o, const std::string& name, std::string_view value, std::string& why) {
   bool ok = true;
   auto fail = [&](std::string message) {
     why = std::move(message);
@@ -139,9 +143,12 @@ bool apply_option(Options& o, std::string_view raw_name, std::string_view value,
   if (name == "uri") {
     o.uri = value;
   } else if (name == "mqtt-version") {
-    if (value == "5") o.mqtt_version = 5;
-    else if (value == "3" || value == "3.1.1" || value == "311" || value == "4") o.mqtt_version = 3;
-    else fail(fmt::format("expected 5 or 3 (3.1.1), found '{}'", value));
+    if (value == "5")
+      o.mqtt_version = 5;
+    else if (value == "3" || value == "3.1.1" || value == "311" || value == "4")
+      o.mqtt_version = 3;
+    else
+      fail(fmt::format("expected 5 or 3 (3.1.1), found '{}'", value));
   } else if (name == "qos") {
     ok = parse_count(value, o.qos, 0, 2, why);
   } else if (name == "connections") {
@@ -159,7 +166,8 @@ bool apply_option(Options& o, std::string_view raw_name, std::string_view value,
   } else if (name == "kinds") {
     ok = parse_kinds(value, o.kinds, why);
   } else if (name == "rate") {
-    if (!parse_double(value, o.rate) || o.rate < 0) fail(fmt::format("expected messages per second >= 0, found '{}'", value));
+    if (!parse_double(value, o.rate) || o.rate < 0)
+      fail(fmt::format("expected messages per second >= 0, found '{}'", value));
   } else if (name == "interval") {
     std::chrono::milliseconds ms{};
     ok = parse_time(value, ms, why);
@@ -172,7 +180,8 @@ bool apply_option(Options& o, std::string_view raw_name, std::string_view value,
   } else if (name == "clock-skew") {
     ok = parse_time(value, o.clock_skew, why);
   } else if (name == "valve-speed") {
-    if (!parse_double(value, o.valve_speed) || o.valve_speed <= 0) fail(fmt::format("expected percent per second > 0, found '{}'", value));
+    if (!parse_double(value, o.valve_speed) || o.valve_speed <= 0)
+      fail(fmt::format("expected percent per second > 0, found '{}'", value));
   } else if (name == "seed") {
     ok = parse_count(value, o.seed, 0, std::numeric_limits<long long>::max(), why);
   } else if (name == "telemetry-topic") {
@@ -180,10 +189,14 @@ bool apply_option(Options& o, std::string_view raw_name, std::string_view value,
   } else if (name == "status-topic") {
     o.status_topic = value;
   } else if (name == "format") {
-    if (value == "flatbuffers" || value == "binary") o.json_ratio = 0;
-    else if (value == "json") o.json_ratio = 1;
-    else if (value == "mixed") o.json_ratio = 0.5;
-    else fail(fmt::format("expected flatbuffers, json or mixed, found '{}'", value));
+    if (value == "flatbuffers" || value == "binary")
+      o.json_ratio = 0;
+    else if (value == "json")
+      o.json_ratio = 1;
+    else if (value == "mixed")
+      o.json_ratio = 0.5;
+    else
+      fail(fmt::format("expected flatbuffers, json or mixed, found '{}'", value));
   } else if (name == "json-ratio") {
     ok = parse_ratio(value, o.json_ratio, why);
   } else if (name == "traceparent") {
@@ -231,38 +244,67 @@ bool apply_option(Options& o, std::string_view raw_name, std::string_view value,
         ok = parse_ratio(value, o.fault_ratio[i], why);
       }
     }
-    if (!known) {
-      error = fmt::format("unknown option '{}'", raw_name);
-      return false;
-    }
+    if (!known) return Applied::unknown;
   } else if (name == "oversize-bytes") {
     auto size = parse_size(value, why);
-    if (size) o.oversize_bytes = *size;
-    else ok = false;
+    if (size)
+      o.oversize_bytes = *size;
+    else
+      ok = false;
   } else if (name == "disconnect-every") {
     ok = parse_time(value, o.disconnect_every, why);
   } else if (name == "disconnect-mode") {
-    if (value == "clean") o.disconnect_mode = DisconnectMode::clean;
-    else if (value == "unclean") o.disconnect_mode = DisconnectMode::unclean;
-    else fail(fmt::format("expected clean or unclean, found '{}'", value));
+    if (value == "clean")
+      o.disconnect_mode = DisconnectMode::clean;
+    else if (value == "unclean")
+      o.disconnect_mode = DisconnectMode::unclean;
+    else
+      fail(fmt::format("expected clean or unclean, found '{}'", value));
   } else if (name == "reconnect-after") {
     ok = parse_time(value, o.reconnect_after, why);
   } else if (name == "report") {
     o.report_file = value;
   } else if (name == "progress") {
-    if (value == "auto") o.progress = Progress::automatic;
-    else if (value == "always") o.progress = Progress::always;
-    else if (value == "never") o.progress = Progress::never;
-    else fail(fmt::format("expected auto, always or never, found '{}'", value));
+    if (value == "auto")
+      o.progress = Progress::automatic;
+    else if (value == "always")
+      o.progress = Progress::always;
+    else if (value == "never")
+      o.progress = Progress::never;
+    else
+      fail(fmt::format("expected auto, always or never, found '{}'", value));
   } else if (name == "log-level") {
-    if (value == "debug" || value == "info" || value == "warn" || value == "error") o.log_level = value;
-    else fail(fmt::format("expected debug, info, warn or error, found '{}'", value));
+    if (value == "debug" || value == "info" || value == "warn" || value == "error")
+      o.log_level = value;
+    else
+      fail(fmt::format("expected debug, info, warn or error, found '{}'", value));
   } else {
-    error = fmt::format("unknown option '{}'", raw_name);
-    return false;
+    return Applied::unknown;
   }
-  if (!ok) error = fmt::format("{}: {}", raw_name, why);
-  return ok;
+  return ok ? Applied::ok : Applied::bad_value;
+}
+
+bool is_option(const std::string& name) {
+  Options scratch;
+  std::string why;
+  return apply(scratch, name, "", why) != Applied::unknown;
+}
+
+}  // namespace
+
+bool apply_option(Options& o, std::string_view raw_name, std::string_view value, std::string& error) {
+  std::string why;
+  switch (apply(o, normalize(raw_name), value, why)) {
+    case Applied::ok:
+      return true;
+    case Applied::bad_value:
+      error = fmt::format("{}: {}", raw_name, why);
+      return false;
+    case Applied::unknown:
+      break;
+  }
+  error = fmt::format("unknown option '{}'", raw_name);
+  return false;
 }
 
 std::string Options::validate() const {
@@ -279,36 +321,35 @@ std::string Options::validate() const {
   return {};
 }
 
-bool load_toml(Options& options, const std::string& file, std::string& error) {
-  toml::table root;
-  try {
-    root = toml::parse_file(file);
-  } catch (const toml::parse_error& e) {
-    error = fmt::format("{}:{}: {}", file, e.source().begin.line, e.description());
-    return false;
+std::vector<std::string> load_toml(Options& options, const std::string& file) {
+  std::string error;
+  std::optional<std::string> text = read_config_text(file, error);
+  std::optional<toml::table> root = text ? parse_toml(*text, file, error) : std::nullopt;
+  if (!root) return {error};
+  ConfigErrors errors(file);
+  {
+    TableReader reader(*root, "", errors);
+    // In file order, so that of two keys setting the same thing (format, json_ratio) the later wins.
+    for (const auto& [key, node] : in_file_order(*root)) {
+      const std::string name = normalize(key->str());
+      if (name == "config") {
+        reader.node(key->str());
+        reader.error(key->str(), "not allowed in a config file");
+        continue;
+      }
+      if (!is_option(name)) continue;  // left unasked: the reader reports it as an unknown key
+      reader.node(key->str());
+      std::optional<std::string> value = scalar_text(*node);
+      if (!value) {
+        reader.error(key->str(), fmt::format("expected a string, number or boolean, found {} (keys are top level)",
+                                             type_name(*node)));
+        continue;
+      }
+      std::string why;
+      if (apply(options, name, *value, why) != Applied::ok) reader.error(key->str(), why);
+    }
   }
-  for (const auto& [key, node] : root) {
-    std::string value;
-    if (const auto* s = node.as_string()) value = s->get();
-    else if (const auto* i = node.as_integer()) value = std::to_string(i->get());
-    else if (const auto* f = node.as_floating_point()) value = fmt::format("{}", f->get());
-    else if (const auto* b = node.as_boolean()) value = b->get() ? "true" : "false";
-    else {
-      error = fmt::format("{}:{}: {}: expected a string, number or boolean (keys are top level)", file,
-                          node.source().begin.line, key.str());
-      return false;
-    }
-    if (key.str() == "config") {
-      error = fmt::format("{}:{}: config: not allowed in a config file", file, node.source().begin.line);
-      return false;
-    }
-    std::string why;
-    if (!apply_option(options, key.str(), value, why)) {
-      error = fmt::format("{}:{}: {}", file, key.source().begin.line, why);
-      return false;
-    }
-  }
-  return true;
+  return errors.sorted();
 }
 
 ParseResult parse_args(int argc, const char* const* argv, Options& options, std::string& error) {
@@ -342,10 +383,17 @@ ParseResult parse_args(int argc, const char* const* argv, Options& options, std:
         return ParseResult::error;
       }
     }
-    if (flag.name == "config") config_file = flag.value;
-    else flags.push_back(std::move(flag));
+    if (flag.name == "config")
+      config_file = flag.value;
+    else
+      flags.push_back(std::move(flag));
   }
-  if (!config_file.empty() && !load_toml(options, config_file, error)) return ParseResult::error;
+  if (!config_file.empty()) {
+    if (std::vector<std::string> problems = load_toml(options, config_file); !problems.empty()) {
+      error = fmt::format("{}", fmt::join(problems, "\n"));
+      return ParseResult::bad_config;
+    }
+  }
   for (const Flag& flag : flags) {
     std::string why;
     if (!apply_option(options, flag.name, flag.value, why)) {

@@ -3,160 +3,16 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "archer/core/toml_reader.h"
 #include "archer/core/units.h"
 
 namespace archer {
 namespace {
-
-// Collects errors with their place in the file. Every check reports and carries on, so one run of
-// --check-config shows every problem.
-class Errors {
- public:
-  explicit Errors(std::string file) : file_(std::move(file)) {}
-
-  void add(const toml::source_region& where, std::string_view key, std::string_view message) {
-    entries_.push_back({where.begin.line, where.begin.column,
-                        fmt::format("{}:{}:{}: {}: {}", file_, where.begin.line, where.begin.column, key, message)});
-  }
-  std::vector<std::string> sorted() {
-    std::stable_sort(entries_.begin(), entries_.end(),
-                     [](const Entry& a, const Entry& b) { return std::tie(a.line, a.column) < std::tie(b.line, b.column); });
-    std::vector<std::string> out;
-    for (Entry& entry : entries_) out.push_back(std::move(entry.text));
-    return out;
-  }
-  bool empty() const { return entries_.empty(); }
-
- private:
-  struct Entry {
-    toml::source_index line;
-    toml::source_index column;
-    std::string text;
-  };
-  std::string file_;
-  std::vector<Entry> entries_;
-};
-
-// Reads one TOML table: typed getters that report wrong types, and, at the end, every key that no
-// getter asked for ("unknown key"), so a typo never passes silently.
-class TableReader {
- public:
-  TableReader(const toml::table& table, std::string path, Errors& errors)
-      : table_(table), path_(std::move(path)), errors_(errors) {}
-  TableReader(const TableReader&) = delete;
-  TableReader& operator=(const TableReader&) = delete;
-  ~TableReader() { report_unknown_keys(); }
-
-  std::string key_path(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
-  const toml::source_region& where() const { return table_.source(); }
-  const toml::node* node(std::string_view key) {
-    known_.insert(std::string(key));
-    return table_.get(key);
-  }
-  void error(std::string_view key, std::string_view message) {
-    const toml::node* found = table_.get(key);
-    errors_.add(found != nullptr ? found->source() : table_.source(), key_path(key), message);
-  }
-  void missing(std::string_view key) { errors_.add(table_.source(), key_path(key), "required key is missing"); }
-
-  std::optional<std::string> string(std::string_view key, bool required = false) {
-    const toml::node* found = node(key);
-    if (found == nullptr) {
-      if (required) missing(key);
-      return std::nullopt;
-    }
-    if (const auto* value = found->as_string()) return value->get();
-    error(key, fmt::format("expected a string, found {}", toml::impl::node_type_friendly_names[static_cast<int>(found->type())]));
-    return std::nullopt;
-  }
-
-  std::optional<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max) {
-    const toml::node* found = node(key);
-    if (found == nullptr) return std::nullopt;
-    const auto* value = found->as_integer();
-    if (value == nullptr) {
-      error(key, "expected an integer");
-      return std::nullopt;
-    }
-    if (value->get() < min || value->get() > max) {
-      error(key, fmt::format("{} is out of range [{}, {}]", value->get(), min, max));
-      return std::nullopt;
-    }
-    return value->get();
-  }
-
-  std::optional<std::chrono::milliseconds> duration(std::string_view key) {
-    const toml::node* found = node(key);
-    if (found == nullptr) return std::nullopt;
-    const auto* value = found->as_string();
-    if (value == nullptr) {
-      error(key, "expected a duration string with a unit, e.g. \"5s\"");
-      return std::nullopt;
-    }
-    std::string problem;
-    auto parsed = parse_duration(value->get(), problem);
-    if (!parsed) error(key, problem);
-    return parsed;
-  }
-
-  std::optional<std::uint64_t> size(std::string_view key) {
-    const toml::node* found = node(key);
-    if (found == nullptr) return std::nullopt;
-    if (const auto* bytes = found->as_integer()) {
-      if (bytes->get() >= 0) return static_cast<std::uint64_t>(bytes->get());
-      error(key, "a size must not be negative");
-      return std::nullopt;
-    }
-    const auto* value = found->as_string();
-    if (value == nullptr) {
-      error(key, "expected a size, e.g. \"256KiB\"");
-      return std::nullopt;
-    }
-    std::string problem;
-    auto parsed = parse_size(value->get(), problem);
-    if (!parsed) error(key, problem);
-    return parsed;
-  }
-
-  std::optional<TopicTemplate> topic_template(std::string_view key, bool required) {
-    auto text = string(key, required);
-    if (!text) return std::nullopt;
-    std::string problem;
-    auto parsed = TopicTemplate::parse(*text, problem);
-    if (!parsed) error(key, problem);
-    return parsed;
-  }
-
-  // A sub-table; reports a wrong type. Null when absent.
-  const toml::table* table(std::string_view key) {
-    const toml::node* found = node(key);
-    if (found == nullptr) return nullptr;
-    if (const auto* value = found->as_table()) return value;
-    error(key, "expected a table");
-    return nullptr;
-  }
-
-  Errors& errors() { return errors_; }
-
- private:
-  void report_unknown_keys() {
-    for (const auto& [key, value] : table_) {
-      if (known_.count(std::string(key.str())) == 0) errors_.add(key.source(), key_path(key.str()), "unknown key");
-    }
-  }
-
-  const toml::table& table_;
-  std::string path_;
-  Errors& errors_;
-  std::set<std::string, std::less<>> known_;
-};
 
 std::filesystem::path resolve(const std::filesystem::path& base, const std::string& value) {
   std::filesystem::path path(value);
@@ -223,27 +79,15 @@ void read_mqtt(TableReader& reader, Config& config, const std::filesystem::path&
 }
 
 // librdkafka validates its own properties when the clients are made; here they only have to be scalars.
-void read_kafka(const toml::table& table, Config& config, Errors& errors) {
-  // A TOML table is sorted by key; keep the file's order, which is the one an operator reads.
-  std::vector<std::pair<const toml::key*, const toml::node*>> in_file_order;
-  for (const auto& [key, value] : table) in_file_order.emplace_back(&key, &value);
-  std::sort(in_file_order.begin(), in_file_order.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.first->source().begin.line, a.first->source().begin.column) <
-           std::tie(b.first->source().begin.line, b.first->source().begin.column);
-  });
-  for (const auto& [key_pointer, value_pointer] : in_file_order) {
-    const toml::key& key = *key_pointer;
-    const toml::node& value = *value_pointer;
-    std::string text;
-    if (const auto* s = value.as_string()) text = s->get();
-    else if (const auto* i = value.as_integer()) text = std::to_string(i->get());
-    else if (const auto* b = value.as_boolean()) text = b->get() ? "true" : "false";
-    else if (const auto* f = value.as_floating_point()) text = fmt::format("{}", f->get());
-    else {
-      errors.add(value.source(), "kafka." + std::string(key.str()), "expected a string, number or boolean (a librdkafka property)");
+void read_kafka(const toml::table& table, Config& config, ConfigErrors& errors) {
+  for (const auto& [key, value] : in_file_order(table)) {
+    auto text = scalar_text(*value);
+    if (!text) {
+      errors.add(value->source(), "kafka." + std::string(key->str()),
+                 "expected a string, number or boolean (a librdkafka property)");
       continue;
     }
-    config.kafka.properties.emplace_back(std::string(key.str()), std::move(text));
+    config.kafka.properties.emplace_back(std::string(key->str()), std::move(*text));
   }
   const bool has_bootstrap = std::any_of(config.kafka.properties.begin(), config.kafka.properties.end(), [](const auto& p) {
     return p.first == "bootstrap.servers" || p.first == "metadata.broker.list";
@@ -422,7 +266,7 @@ void read_sections(TableReader& root, std::string_view key, std::vector<Section>
   }
 }
 
-void check_cross_section(const Config& config, const toml::table& root, Errors& errors) {
+void check_cross_section(const Config& config, const toml::table& root, ConfigErrors& errors) {
   auto where = [&](std::string_view kind, std::size_t index) -> const toml::source_region& {
     return root.get(kind)->as_array()->get(index)->source();
   };
@@ -470,16 +314,16 @@ bool IngestSection::accepts(PayloadFormat format) const {
 ConfigResult parse_config(std::string_view text, const std::filesystem::path& file) {
   ConfigResult result;
   const std::string file_name = file.string();
-  toml::table root;
-  try {
-    root = toml::parse(text, file_name);
-  } catch (const toml::parse_error& error) {
-    result.errors.push_back(fmt::format("{}:{}:{}: {}", file_name, error.source().begin.line, error.source().begin.column, error.description()));
+  std::string syntax_error;
+  std::optional<toml::table> parsed = parse_toml(text, file_name, syntax_error);
+  if (!parsed) {
+    result.errors.push_back(std::move(syntax_error));
     return result;
   }
+  const toml::table& root = *parsed;
 
   const std::filesystem::path base = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
-  Errors errors(file_name);
+  ConfigErrors errors(file_name);
   Config config;
   config.file = file;
   config.spool.dir = default_spool_dir();
@@ -524,11 +368,10 @@ ConfigResult parse_config(std::string_view text, const std::filesystem::path& fi
 }
 
 ConfigResult load_config(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return ConfigResult{std::nullopt, {fmt::format("{}: cannot be read", file.string())}};
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), file);
+  std::string error;
+  std::optional<std::string> text = read_config_text(file, error);
+  if (!text) return ConfigResult{std::nullopt, {std::move(error)}};
+  return parse_config(*text, file);
 }
 
 }  // namespace archer

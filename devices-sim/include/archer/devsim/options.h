@@ -29,7 +29,7 @@ struct Options {
   std::string uri = "tcp://127.0.0.1:1883";
   int mqtt_version = 5;  // 5 or 3 (3.1.1)
   int qos = 1;
-  int connections = 0;  // 0: one MQTT client per device (client id = device id)
+  int connections = 0;                       // 0: one MQTT client per device (client id = device id)
   std::string client_id_prefix = "devsim-";  // multiplexed connections: devsim-1 .. devsim-K
   int max_inflight = 64;                     // unacknowledged QoS>0 publishes per connection
   std::optional<std::string> username;
@@ -40,11 +40,11 @@ struct Options {
   std::vector<std::pair<Kind, double>> kinds = {{Kind::environment, 1}, {Kind::valve, 1}, {Kind::meter, 1}};
   double rate = 0;  // total messages/s across the fleet; 0: every device every `interval`
   std::chrono::microseconds interval = std::chrono::seconds(1);
-  double jitter = 0.1;  // +- fraction of the interval
-  std::chrono::milliseconds duration{0};  // 0: until SIGINT/SIGTERM
+  double jitter = 0.1;                      // +- fraction of the interval
+  std::chrono::milliseconds duration{0};    // 0: until SIGINT/SIGTERM
   std::chrono::milliseconds clock_skew{0};  // each device's clock is off by up to +- this
-  double valve_speed = 20;  // percent per second
-  std::uint64_t seed = 0;   // 0: random
+  double valve_speed = 20;                  // percent per second
+  std::uint64_t seed = 0;                   // 0: random
 
   // telemetry
   std::string telemetry_topic = "devices/{device}/telemetry";
@@ -80,14 +80,17 @@ struct Options {
   std::string validate() const;
 };
 
-enum class ParseResult { run, help, version, error };
+// error: a flag is wrong (`error` says which); bad_config: the --config file has problems, one
+// "file:line:col: key: message" per line of `error`, all of them.
+enum class ParseResult { run, help, version, error, bad_config };
 
 // Applies one option by its flag name without dashes ("devices", "fault-oversize" or "fault_oversize").
 bool apply_option(Options& options, std::string_view name, std::string_view value, std::string& error);
 
-// Reads a TOML file of top-level keys into `options`. Unknown keys and bad values are errors naming
-// file:line and the key.
-bool load_toml(Options& options, const std::string& file, std::string& error);
+// Reads a TOML file of top-level keys into `options`, strictly (archer/core/toml_reader.h): every
+// unknown key, wrong type and bad value is a "file:line:col: key: message", all of them, in file
+// order. Empty when the file is fine.
+std::vector<std::string> load_toml(Options& options, const std::string& file);
 
 // argv: `--config FILE` is read first, then every other flag in order. `--name=value` or `--name value`;
 // boolean flags (--traceparent) take no value.
