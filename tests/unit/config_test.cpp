@@ -291,3 +291,32 @@ TEST_F(ConfigTest, IngestRetentionIsForeverUnlessADurationIsGiven) {
 }
 
 }  // namespace
+
+TEST_F(ConfigTest, PositionsOfKeysPlaceLaterProblems) {
+  auto result = parse(kFull);
+  ASSERT_TRUE(result.config) << ::testing::PrintToString(result.errors);
+  const archer::Config& c = *result.config;
+  // Keys: where their value is.
+  EXPECT_EQ(c.positions.of("ingest[0].schema"), (archer::SourcePosition{28, 10}));
+  EXPECT_EQ(c.positions.of("ingest[0].bind.device"), (archer::SourcePosition{32, 19}));
+  EXPECT_EQ(c.positions.of("kafka.\"linger.ms\""), (archer::SourcePosition{11, 15}));
+  EXPECT_EQ(c.positions.of("http.listen"), (archer::SourcePosition{21, 10}));
+  EXPECT_TRUE(c.positions.has("mqtt.session_expiry"));
+  // A key left at its default: its table; a table the file lacks: the file's start.
+  EXPECT_FALSE(c.positions.has("actuator[0].max_concurrent_devices"));
+  EXPECT_EQ(c.positions.of("actuator[0].max_concurrent_devices"), (archer::SourcePosition{36, 1}));
+  EXPECT_EQ(c.positions.of("kafka.\"client.id\""), (archer::SourcePosition{9, 1}));
+  EXPECT_EQ(c.positions.of("mqtt.tls.ca_file"), (archer::SourcePosition{4, 1}));
+
+  EXPECT_EQ(c.error_at("ingest[0].schema", "cannot be loaded"), file() + ":28:10: ingest[0].schema: cannot be loaded");
+  EXPECT_EQ(c.error_at("kafka.\"linger.ms\"", "refused"), file() + ":11:15: kafka.\"linger.ms\": refused");
+}
+
+TEST_F(ConfigTest, KafkaPropertiesAreScalarsAndNeedBootstrapServers) {
+  std::string text = kBase + kIngest;
+  text.replace(text.find("\"bootstrap.servers\""), 19, "\"debug\" = [\"all\"]\n\"metadata.max.age.ms\"");
+  const auto errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0], file() + ":7:1: kafka.\"bootstrap.servers\": required key is missing");
+  EXPECT_EQ(errors[1], file() + ":8:11: kafka.\"debug\": expected a string, number or boolean (a librdkafka property)");
+}

@@ -63,7 +63,7 @@ void read_mqtt(TableReader& reader, Config& config, const std::filesystem::path&
     check_file_exists(reader, "password_file", *mqtt.password_file);
   }
   if (const toml::table* tls_table = reader.table("tls")) {
-    TableReader tls(*tls_table, reader.key_path("tls"), reader.errors());
+    TableReader tls = reader.nested(*tls_table, reader.key_path("tls"));
     MqttTlsConfig out;
     for (auto [key, field] : {std::pair{"ca_file", &out.ca_file}, {"cert_file", &out.cert_file}, {"key_file", &out.key_file}}) {
       if (auto file = tls.string(key)) {
@@ -80,10 +80,12 @@ void read_mqtt(TableReader& reader, Config& config, const std::filesystem::path&
 
 // librdkafka validates its own properties when the clients are made; here they only have to be scalars.
 void read_kafka(const toml::table& table, Config& config, ConfigErrors& errors) {
+  config.positions.add("kafka", position_of(table));
   for (const auto& [key, value] : in_file_order(table)) {
+    config.positions.add(kafka_key(key->str()), position_of(*value));
     auto text = scalar_text(*value);
     if (!text) {
-      errors.add(value->source(), "kafka." + std::string(key->str()),
+      errors.add(position_of(*value), kafka_key(key->str()),
                  "expected a string, number or boolean (a librdkafka property)");
       continue;
     }
@@ -92,7 +94,7 @@ void read_kafka(const toml::table& table, Config& config, ConfigErrors& errors) 
   const bool has_bootstrap = std::any_of(config.kafka.properties.begin(), config.kafka.properties.end(), [](const auto& p) {
     return p.first == "bootstrap.servers" || p.first == "metadata.broker.list";
   });
-  if (!has_bootstrap) errors.add(table.source(), "kafka.bootstrap.servers", "required key is missing");
+  if (!has_bootstrap) errors.add(position_of(table), kafka_key("bootstrap.servers"), "required key is missing");
 }
 
 void read_spool(TableReader& reader, Config& config, const std::filesystem::path& base) {
@@ -181,11 +183,14 @@ void read_ingest(TableReader& reader, IngestSection& section, const std::filesys
   if (const toml::table* bind = reader.table("bind")) {
     for (const auto& [field, capture] : *bind) {
       const auto* capture_name = capture.as_string();
+      const std::string key = reader.key_path("bind." + std::string(field.str()));
+      if (reader.positions() != nullptr) reader.positions()->add(key, position_of(capture));
       if (capture_name == nullptr) {
-        reader.errors().add(capture.source(), reader.key_path("bind." + std::string(field.str())), "expected the name of a topic capture");
+        reader.errors().add(position_of(capture), key, "expected the name of a topic capture");
       } else if (!section.mqtt.has_capture(capture_name->get())) {
-        reader.errors().add(capture.source(), reader.key_path("bind." + std::string(field.str())),
-                            fmt::format("'{}' is not captured by mqtt = \"{}\"", capture_name->get(), section.mqtt.text()));
+        reader.errors().add(
+            position_of(capture), key,
+            fmt::format("'{}' is not captured by mqtt = \"{}\"", capture_name->get(), section.mqtt.text()));
       } else {
         section.bind.emplace_back(std::string(field.str()), capture_name->get());
       }
@@ -261,14 +266,14 @@ void read_sections(TableReader& root, std::string_view key, std::vector<Section>
     return;
   }
   for (const toml::node& element : *list) {
-    TableReader reader(*element.as_table(), fmt::format("{}[{}]", key, out.size()), root.errors());
+    TableReader reader = root.nested(*element.as_table(), fmt::format("{}[{}]", key, out.size()));
     read(reader, out.emplace_back());
   }
 }
 
 void check_cross_section(const Config& config, const toml::table& root, ConfigErrors& errors) {
-  auto where = [&](std::string_view kind, std::size_t index) -> const toml::source_region& {
-    return root.get(kind)->as_array()->get(index)->source();
+  auto where = [&](std::string_view kind, std::size_t index) {
+    return position_of(*root.get(kind)->as_array()->get(index));
   };
   std::set<std::string, std::less<>> names;
   for (std::size_t i = 0; i < config.ingest.size(); ++i) {
@@ -301,11 +306,17 @@ void check_cross_section(const Config& config, const toml::table& root, ConfigEr
     }
   }
   if (config.ingest.empty() && config.actuators.empty()) {
-    errors.add(root.source(), "ingest", "the config needs at least one [[ingest]] or [[actuator]] section");
+    errors.add(position_of(root), "ingest", "the config needs at least one [[ingest]] or [[actuator]] section");
   }
 }
 
 }  // namespace
+
+std::string kafka_key(std::string_view property) { return fmt::format("kafka.\"{}\"", property); }
+
+std::string Config::error_at(std::string_view key_path, std::string_view message) const {
+  return format_config_error(file.string(), positions.of(key_path), key_path, message);
+}
 
 bool IngestSection::accepts(PayloadFormat format) const {
   return std::find(formats.begin(), formats.end(), format) != formats.end();
@@ -328,28 +339,29 @@ ConfigResult parse_config(std::string_view text, const std::filesystem::path& fi
   config.file = file;
   config.spool.dir = default_spool_dir();
   {
-    TableReader reader(root, "", errors);
+    TableReader reader(root, "", errors, &config.positions);
     // Required tables: report one missing error each, then read what is there.
     auto required = [&](std::string_view key) -> const toml::table* {
       const toml::table* table = reader.table(key);
-      if (table == nullptr && root.get(key) == nullptr) errors.add(root.source(), fmt::format("[{}]", key), "required table is missing");
+      if (table == nullptr && root.get(key) == nullptr)
+        errors.add(position_of(root), fmt::format("[{}]", key), "required table is missing");
       return table;
     };
     if (const auto* table = required("gateway")) {
-      TableReader gateway(*table, "gateway", errors);
+      TableReader gateway = reader.nested(*table, "gateway");
       read_gateway(gateway, config);
     }
     if (const auto* table = required("mqtt")) {
-      TableReader mqtt(*table, "mqtt", errors);
+      TableReader mqtt = reader.nested(*table, "mqtt");
       read_mqtt(mqtt, config, base);
     }
     if (const auto* table = required("kafka")) read_kafka(*table, config, errors);
     if (const auto* table = reader.table("spool")) {
-      TableReader spool(*table, "spool", errors);
+      TableReader spool = reader.nested(*table, "spool");
       read_spool(spool, config, base);
     }
     if (const auto* table = reader.table("http")) {
-      TableReader http(*table, "http", errors);
+      TableReader http = reader.nested(*table, "http");
       read_http(http, config);
     }
     read_sections(reader, "ingest", config.ingest, [&](TableReader& section_reader, IngestSection& section) {

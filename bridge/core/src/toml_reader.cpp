@@ -11,20 +11,13 @@
 
 namespace archer {
 
-void ConfigErrors::add(const toml::source_region& where, std::string_view key, std::string_view message) {
-  entries_.push_back({where.begin.line, where.begin.column,
-                      fmt::format("{}:{}:{}: {}: {}", file_, where.begin.line, where.begin.column, key, message)});
+SourcePosition position_of(const toml::source_region& region) {
+  return SourcePosition{region.begin.line, region.begin.column};
 }
 
-std::vector<std::string> ConfigErrors::sorted() const {
-  std::vector<Entry> entries = entries_;
-  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-  });
-  std::vector<std::string> out;
-  out.reserve(entries.size());
-  for (Entry& entry : entries) out.push_back(std::move(entry.text));
-  return out;
+TableReader::TableReader(const toml::table& table, std::string path, ConfigErrors& errors, KeyPositions* positions)
+    : table_(table), path_(std::move(path)), errors_(errors), positions_(positions) {
+  if (positions_ != nullptr && !path_.empty()) positions_->add(path_, position_of(table_.source()));
 }
 
 std::string TableReader::key_path(std::string_view key) const {
@@ -33,16 +26,18 @@ std::string TableReader::key_path(std::string_view key) const {
 
 const toml::node* TableReader::node(std::string_view key) {
   known_.insert(std::string(key));
-  return table_.get(key);
+  const toml::node* found = table_.get(key);
+  if (found != nullptr && positions_ != nullptr) positions_->add(key_path(key), position_of(*found));
+  return found;
 }
 
 void TableReader::error(std::string_view key, std::string_view message) {
   const toml::node* found = table_.get(key);
-  errors_.add(found != nullptr ? found->source() : table_.source(), key_path(key), message);
+  errors_.add(position_of(found != nullptr ? found->source() : table_.source()), key_path(key), message);
 }
 
 void TableReader::missing(std::string_view key) {
-  errors_.add(table_.source(), key_path(key), "required key is missing");
+  errors_.add(position_of(table_.source()), key_path(key), "required key is missing");
 }
 
 std::optional<std::string> TableReader::string(std::string_view key, bool required) {
@@ -123,7 +118,9 @@ const toml::table* TableReader::table(std::string_view key) {
 
 void TableReader::report_unknown_keys() {
   for (const auto& [key, value] : table_) {
-    if (known_.count(std::string(key.str())) == 0) errors_.add(key.source(), key_path(key.str()), "unknown key");
+    if (known_.count(std::string(key.str())) == 0) {
+      errors_.add(position_of(key.source()), key_path(key.str()), "unknown key");
+    }
   }
 }
 

@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "archer/core/config_errors.h"
 #include "archer/core/topic_template.h"
 
 namespace archer {
@@ -95,6 +97,8 @@ struct ActuatorSection {
 
 struct Config {
   std::filesystem::path file;
+  // Where each key was read, so that problems found after loading name file:line:col and key too.
+  KeyPositions positions;
   GatewayConfig gateway;
   MqttConfig mqtt;
   KafkaConfig kafka;
@@ -102,7 +106,14 @@ struct Config {
   std::optional<HttpConfig> http;
   std::vector<IngestSection> ingest;
   std::vector<ActuatorSection> actuators;
+
+  // "file:line:col: key: message" for a problem of `key_path` found after loading (a schema that
+  // does not load, a librdkafka property refused), placed as KeyPositions::of places it.
+  std::string error_at(std::string_view key_path, std::string_view message) const;
 };
+
+// The key path of a librdkafka property in [kafka]: kafka."linger.ms".
+std::string kafka_key(std::string_view property);
 
 struct ConfigResult {
   std::optional<Config> config;

@@ -16,37 +16,22 @@
 
 #include <toml++/toml.h>
 
+#include "archer/core/config_errors.h"
 #include "archer/core/topic_template.h"
 
 namespace archer {
 
-// Problems with their place in the file. Every check adds and carries on.
-class ConfigErrors {
- public:
-  explicit ConfigErrors(std::string file) : file_(std::move(file)) {}
-
-  void add(const toml::source_region& where, std::string_view key, std::string_view message);
-  bool empty() const { return entries_.empty(); }
-  // "file:line:col: key: message" for each problem, in file order (problems at one place in the order added).
-  std::vector<std::string> sorted() const;
-
- private:
-  struct Entry {
-    toml::source_index line;
-    toml::source_index column;
-    std::string text;
-  };
-  std::string file_;
-  std::vector<Entry> entries_;
-};
+// Where a node (a value, a table) begins in its file.
+SourcePosition position_of(const toml::source_region& region);
+inline SourcePosition position_of(const toml::node& node) { return position_of(node.source()); }
 
 // Reads one TOML table: typed getters that report wrong types and, when the reader goes out of
 // scope, every key that no getter asked for ("unknown key"), so a typo never passes silently.
-// `path` is the table's key path in messages ("mqtt", "ingest[0]"; "" for the root).
+// `path` is the table's key path in messages ("mqtt", "ingest[0]"; "" for the root). With
+// `positions`, the reader records where the table and every key asked for (and present) are.
 class TableReader {
  public:
-  TableReader(const toml::table& table, std::string path, ConfigErrors& errors)
-      : table_(table), path_(std::move(path)), errors_(errors) {}
+  TableReader(const toml::table& table, std::string path, ConfigErrors& errors, KeyPositions* positions = nullptr);
   TableReader(const TableReader&) = delete;
   TableReader& operator=(const TableReader&) = delete;
   ~TableReader() { report_unknown_keys(); }
@@ -69,7 +54,15 @@ class TableReader {
   // A sub-table; reports a wrong type. Null when absent.
   const toml::table* table(std::string_view key);
 
+  // A reader of a sub-table (or an element of an array of tables) at `path`, sharing this one's
+  // errors and positions.
+  TableReader nested(const toml::table& table, std::string path) const {
+    return TableReader(table, std::move(path), errors_, positions_);
+  }
+
   ConfigErrors& errors() { return errors_; }
+  // Null when positions are not recorded.
+  KeyPositions* positions() { return positions_; }
 
  private:
   void report_unknown_keys();
@@ -77,6 +70,7 @@ class TableReader {
   const toml::table& table_;
   std::string path_;
   ConfigErrors& errors_;
+  KeyPositions* positions_;
   std::set<std::string, std::less<>> known_;
 };
 
