@@ -3,11 +3,13 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "archer/core/config.h"
 #include "archer/core/log.h"
 #include "archer/core/version.h"
 #include "archer/daemon/bridge.h"
+#include "archer/daemon/startup_check.h"
 
 namespace {
 
@@ -23,7 +25,9 @@ void print_usage(std::FILE* out) {
       "       archer-bridge --version\n"
       "\n"
       "  --config FILE      the gateway's TOML configuration\n"
-      "  --check-config     validate FILE and exit: 0 valid, 2 invalid (each problem on stderr)\n"
+      "  --check-config     validate FILE and build what a start builds from it (schemas, librdkafka\n"
+      "                     settings, TLS and password files), connecting nowhere; exit 0 valid,\n"
+      "                     2 invalid (each problem on stderr as file:line:col: key: message)\n"
       "  --replay           answer each actuator's command log from its transaction log into\n"
       "                     <events>.replay, then exit; sends nothing to any device\n"
       "  --from-beginning   with --replay: from the start of the command log (default: where the\n"
@@ -89,11 +93,14 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  // A start builds nothing the check has not built first: both exit 2 on the same problems.
   archer::ConfigResult loaded = archer::load_config(options.config);
-  if (!loaded.config) {
-    for (const std::string& error : loaded.errors) std::fprintf(stderr, "%s\n", error.c_str());
-    std::fprintf(stderr, "archer-bridge: %s: %zu problem%s\n", options.config.c_str(), loaded.errors.size(),
-                 loaded.errors.size() == 1 ? "" : "s");
+  const std::vector<std::string> problems =
+      loaded.config ? archer::daemon::check_startup(*loaded.config) : std::move(loaded.errors);
+  if (!problems.empty()) {
+    for (const std::string& problem : problems) std::fprintf(stderr, "%s\n", problem.c_str());
+    std::fprintf(stderr, "archer-bridge: %s: %zu problem%s\n", options.config.c_str(), problems.size(),
+                 problems.size() == 1 ? "" : "s");
     return kExitBadConfig;
   }
   if (options.check_config) {

@@ -159,6 +159,24 @@ PayloadFormat sniff_format(std::span<const std::uint8_t> payload) {
   return i < payload.size() && payload[i] == '{' ? PayloadFormat::json : PayloadFormat::flatbuffers;
 }
 
+std::vector<SettingsProblem> settings_problems(const Schema& schema, const ValidatorSettings& settings) {
+  std::vector<SettingsProblem> problems;
+  if (!settings.accept_flatbuffers && !settings.accept_json) {
+    problems.push_back({"formats", "accepts neither flatbuffers nor json"});
+  }
+  for (const auto& [field_name, capture] : settings.bind) {
+    const reflection::Field* field = schema.root_field(field_name);
+    if (field == nullptr) {
+      problems.push_back({"bind." + field_name, fmt::format("{} has no field \"{}\" (schema {})", schema.root_name(),
+                                                            field_name, schema.file().string())});
+    } else if (!is_bindable(field->type()->base_type())) {
+      problems.push_back({"bind." + field_name, fmt::format("field \"{}\" of {} is neither a string nor an integer",
+                                                            field_name, schema.root_name())});
+    }
+  }
+  return problems;
+}
+
 std::optional<Validator> Validator::create(std::shared_ptr<const Schema> schema, ValidatorSettings settings,
                                            std::string& error) {
   const std::string where = fmt::format("ingest {}", settings.section);
@@ -166,24 +184,13 @@ std::optional<Validator> Validator::create(std::shared_ptr<const Schema> schema,
     error = where + ": no schema";
     return std::nullopt;
   }
-  if (!settings.accept_flatbuffers && !settings.accept_json) {
-    error = where + ": formats: accepts neither flatbuffers nor json";
+  if (const auto problems = settings_problems(*schema, settings); !problems.empty()) {
+    error = fmt::format("{}: {}: {}", where, problems.front().key, problems.front().message);
     return std::nullopt;
   }
   Validator validator;
   for (const auto& [field_name, capture] : settings.bind) {
-    const reflection::Field* field = schema->root_field(field_name);
-    if (field == nullptr) {
-      error = fmt::format("{}: bind: {} has no field \"{}\" (schema {})", where, schema->root_name(), field_name,
-                          schema->file().string());
-      return std::nullopt;
-    }
-    if (!is_bindable(field->type()->base_type())) {
-      error = fmt::format("{}: bind: field \"{}\" of {} is neither a string nor an integer", where, field_name,
-                          schema->root_name());
-      return std::nullopt;
-    }
-    validator.binds_.push_back(Bind{field, field_name, capture});
+    validator.binds_.push_back(Bind{schema->root_field(field_name), field_name, capture});
   }
   if (settings.accept_json) {
     validator.parser_ = schema->make_json_parser(error);

@@ -1,7 +1,9 @@
 // The programs' command lines, as an operator uses them: exit codes and the words of the messages.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -48,6 +50,38 @@ std::string quickstart_config() {
 
 const std::string kBridge = std::string(ARCHER_BIN_DIR) + "/archer-bridge";
 
+// "line:col" of the first character of `needle` in `text`.
+std::string position_of(const std::string& text, const std::string& needle) {
+  const auto at = text.find(needle);
+  EXPECT_NE(at, std::string::npos) << needle;
+  const auto line_start = text.rfind('\n', at);
+  const auto column = line_start == std::string::npos ? at + 1 : at - line_start;
+  return fmt::format("{}:{}", std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n') + 1,
+                     column);
+}
+
+// Inserts `lines` after the line that contains `anchor`.
+std::string insert_after(std::string text, const std::string& anchor, const std::string& lines) {
+  const auto at = text.find(anchor);
+  EXPECT_NE(at, std::string::npos) << anchor;
+  text.insert(text.find('\n', at) + 1, lines);
+  return text;
+}
+
+// The problems of a config that --check-config and a plain start both report, exactly.
+void expect_problems(const TempDir& dir, const std::vector<std::string>& problems) {
+  const std::string file = (dir / "gw.toml").string();
+  std::string expected;
+  for (const std::string& problem : problems) expected += file + ":" + problem + "\n";
+  expected += fmt::format("archer-bridge: {}: {} problem{}\n", file, problems.size(), problems.size() == 1 ? "" : "s");
+  const Outcome checked = run(dir, {kBridge, "--check-config", file});
+  EXPECT_EQ(checked.status, 2);
+  EXPECT_EQ(checked.stderr_text, expected);
+  const Outcome started = run(dir, {kBridge, "--config", file});
+  EXPECT_EQ(started.status, 2);
+  EXPECT_EQ(started.stderr_text, expected);
+}
+
 TEST(Cli, QuickstartConfigIsValid) {
   TempDir dir("cli");
   std::ofstream(dir / "gw.toml") << quickstart_config();
@@ -64,7 +98,8 @@ TEST(Cli, AnUnknownKeyExitsTwoNamingTheKeyAndItsLine) {
   const auto line = std::count(text.begin(), text.end(), '\n');
   const Outcome result = run(dir, {kBridge, "--check-config", (dir / "gw.toml").string()});
   EXPECT_EQ(result.status, 2);
-  EXPECT_NE(result.stderr_text.find(fmt::format("gw.toml:{}:1: actuator[0].colour: unknown key", line)), std::string::npos)
+  EXPECT_NE(result.stderr_text.find(fmt::format("gw.toml:{}:1: actuator[0].colour: unknown key", line)),
+            std::string::npos)
       << result.stderr_text;
 }
 
@@ -74,8 +109,72 @@ TEST(Cli, ABadDurationExitsTwoNamingTheKey) {
   std::ofstream(dir / "gw.toml") << text;
   const Outcome result = run(dir, {kBridge, "--check-config", (dir / "gw.toml").string()});
   EXPECT_EQ(result.status, 2);
-  EXPECT_NE(result.stderr_text.find("actuator[0].timeout: '5 seconds' has an unknown unit ' seconds'"), std::string::npos)
+  EXPECT_NE(result.stderr_text.find("actuator[0].timeout: '5 seconds' has an unknown unit ' seconds'"),
+            std::string::npos)
       << result.stderr_text;
+}
+
+TEST(Cli, ABindFieldNotInTheSchemaExitsTwo) {
+  TempDir dir("cli");
+  std::string text = quickstart_config();
+  text.replace(text.find("bind = { device = \"device\" }"), 28, "bind = { device = \"device\", serial = \"device\" }");
+  std::ofstream(dir / "gw.toml") << text;
+  expect_problems(dir, {position_of(text, "\"device\" }") +
+                        ": ingest[0].bind.serial: archer.telemetry.Telemetry has no "
+                        "field \"serial\" (schema " +
+                        std::string(ARCHER_SCHEMA_DIR) + "/telemetry.bfbs)"});
+}
+
+TEST(Cli, AMissingSchemaExitsTwo) {
+  TempDir dir("cli");
+  const std::string text = with_value(quickstart_config(), "schema", "schemas/nope.bfbs");
+  std::ofstream(dir / "gw.toml") << text;
+  expect_problems(dir, {position_of(text, "\"schemas/nope.bfbs\"") + ": ingest[0].schema: file '" +
+                        (dir / "schemas/nope.bfbs").string() + "' does not exist"});
+}
+
+TEST(Cli, ACorruptSchemaExitsTwo) {
+  TempDir dir("cli");
+  std::mt19937 random(7);
+  std::string bytes(512, '\0');
+  for (char& byte : bytes) byte = static_cast<char>(random());
+  std::ofstream(dir / "corrupt.bfbs", std::ios::binary) << bytes;
+  const std::string text = with_value(quickstart_config(), "schema", "corrupt.bfbs");
+  std::ofstream(dir / "gw.toml") << text;
+  expect_problems(dir,
+                  {position_of(text, "\"corrupt.bfbs\"") + ": ingest[0].schema: " + (dir / "corrupt.bfbs").string() +
+                   ": not a binary schema (no \"BFBS\" file identifier; compile it with `flatc -b --schema`)"});
+}
+
+TEST(Cli, AnUnknownLibrdkafkaPropertyExitsTwo) {
+  TempDir dir("cli");
+  const std::string text = insert_after(quickstart_config(), "\"bootstrap.servers\"", "\"bogus.property\" = \"on\"\n");
+  std::ofstream(dir / "gw.toml") << text;
+  expect_problems(dir, {position_of(text, "\"on\"") + ": kafka.\"bogus.property\": refused by librdkafka: No such "
+                                                   "configuration property: \"bogus.property\""});
+}
+
+TEST(Cli, EveryProblemAfterParsingIsReportedInOneRun) {
+  TempDir dir("cli");
+  std::string text = with_value(quickstart_config(), "listen", "localhost:9464");
+  text = insert_after(text, "\"bootstrap.servers\"", "\"acks\" = \"maybe\"\n");
+  text.replace(text.find("bind = { device = \"device\" }"), 28, "bind = { seq = \"device\" }");
+  std::ofstream(dir / "gw.toml") << text;
+  expect_problems(dir, {
+                           position_of(text, "\"maybe\"") +
+                               ": kafka.\"acks\": refused by librdkafka: Invalid value for configuration property "
+                               "\"request.required.acks\"",
+                           position_of(text, "\"localhost:9464\"") +
+                               ": http.listen: 'localhost' is not an IP address (Invalid argument): e.g. "
+                               "\"127.0.0.1:9464\" or \"[::1]:9464\"",
+                       });
+  // A property librdkafka takes alone but not with the producer's defaults.
+  text = with_value(quickstart_config(), "listen", "127.0.0.1:9464");
+  text = insert_after(text, "\"bootstrap.servers\"", "\"acks\" = \"1\"\n");
+  std::ofstream(dir / "gw.toml") << text;
+  expect_problems(dir, {position_of(text, "[kafka]") +
+                        ": kafka: librdkafka cannot make a producer with these properties: `acks` must be set to "
+                        "`all` when `enable.idempotence` is true"});
 }
 
 TEST(Cli, VersionAndUsage) {

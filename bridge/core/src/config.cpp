@@ -78,7 +78,8 @@ void read_mqtt(TableReader& reader, Config& config, const std::filesystem::path&
   if (secure_uri && !mqtt.tls) reader.error("uri", "an ssl:// broker needs an [mqtt.tls] table");
 }
 
-// librdkafka validates its own properties when the clients are made; here they only have to be scalars.
+// Here the properties only have to be scalars; librdkafka judges them in the startup check
+// (bridge/daemon/startup_check.h), placed with the positions recorded here.
 void read_kafka(const toml::table& table, Config& config, ConfigErrors& errors) {
   config.positions.add("kafka", position_of(table));
   for (const auto& [key, value] : in_file_order(table)) {

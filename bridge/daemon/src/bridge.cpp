@@ -16,6 +16,7 @@
 #include "archer/core/metrics.h"
 #include "archer/core/version.h"
 #include "archer/daemon/http_server.h"
+#include "archer/daemon/startup_check.h"
 #include "archer/ingest/ingest_service.h"
 #include "archer/transport/kafka_producer.h"
 #include "archer/transport/mqtt_session.h"
@@ -158,7 +159,8 @@ int run_bridge(const Config& config) {
     reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
       ConfigResult reloaded = load_config(config.file);
-      if (!reloaded.config) {
+      if (reloaded.config) reloaded.errors = check_startup(*reloaded.config);
+      if (!reloaded.errors.empty()) {
         for (const std::string& problem : reloaded.errors) log::error("bridge", "reload: {}", problem);
         log::error("bridge", "reload refused: the running configuration stays");
       } else if (std::string problem; !ingest->reload(*reloaded.config, problem)) {

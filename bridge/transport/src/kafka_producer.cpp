@@ -50,31 +50,43 @@ bool is_retriable(RdKafka::ErrorCode err) {
 }
 
 std::unique_ptr<RdKafka::Conf> make_kafka_conf(const KafkaProperties& defaults, const KafkaConfig& config,
-                                               std::string& error) {
+                                               std::vector<RefusedProperty>& refused) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  auto set = [&](const std::string& name, const std::string& value, std::string_view origin) {
+  const std::size_t refused_before = refused.size();
+  auto set = [&](const std::string& name, const std::string& value, bool from_config) {
     std::string problem;
     if (conf->set(name, value, problem) != RdKafka::Conf::CONF_OK) {
-      error = fmt::format("{} property '{}' = '{}': {}", origin, name, value, problem);
-      return false;
+      refused.push_back({name, value, from_config, std::move(problem)});
     }
-    return true;
   };
-  for (const auto& [name, value] : defaults) {
-    if (!set(name, value, "default")) return nullptr;
-  }
-  for (const auto& [name, value] : config.properties) {
-    if (!set(name, value, "[kafka]")) return nullptr;
+  for (const auto& [name, value] : defaults) set(name, value, false);
+  for (const auto& [name, value] : config.properties) set(name, value, true);
+  if (refused.size() != refused_before) return nullptr;
+  return conf;
+}
+
+std::unique_ptr<RdKafka::Conf> make_kafka_conf(const KafkaProperties& defaults, const KafkaConfig& config,
+                                               std::string& error) {
+  std::vector<RefusedProperty> refused;
+  auto conf = make_kafka_conf(defaults, config, refused);
+  if (!conf) {
+    const RefusedProperty& first = refused.front();
+    error = fmt::format("{} property '{}' = '{}': {}", first.from_config ? "[kafka]" : "default", first.name,
+                        first.value, first.reason);
   }
   return conf;
+}
+
+KafkaProperties producer_defaults(std::string_view role) {
+  KafkaProperties defaults = kProducerDefaults;
+  defaults.emplace_back("client.id", fmt::format("archer-{}", role));
+  return defaults;
 }
 
 std::unique_ptr<KafkaProducer> KafkaProducer::create(const KafkaConfig& config, std::string& error,
                                                      std::string_view role) {
   std::unique_ptr<KafkaProducer> producer(new KafkaProducer());
-  KafkaProperties defaults = kProducerDefaults;
-  defaults.emplace_back("client.id", fmt::format("archer-{}", role));
-  auto conf = make_kafka_conf(defaults, config, error);
+  auto conf = make_kafka_conf(producer_defaults(role), config, error);
   if (!conf) return nullptr;
   if (const char* hook = std::getenv("ARCHER_TEST_FATAL_PRODUCER_AFTER"); hook != nullptr) {
     const std::string_view text(hook);

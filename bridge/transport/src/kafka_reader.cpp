@@ -36,6 +36,15 @@ RdKafka::ErrorCode query_offsets(RdKafka::KafkaConsumer& consumer, const std::st
 
 }  // namespace
 
+KafkaProperties reader_defaults(const std::string& group) {
+  return {
+      {"group.id", group.empty() ? fmt::format("archer-ctl-{}", ::getpid()) : group},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"log_level", "3"},
+  };
+}
+
 std::unique_ptr<KafkaReader> KafkaReader::open(const KafkaConfig& config, const std::string& topic,
                                                const std::string& group, Start start, std::string& error,
                                                bool missing_is_empty) {
@@ -52,13 +61,7 @@ std::unique_ptr<KafkaReader> KafkaReader::open_with(const KafkaConfig& config, c
                                                     const std::string& group, Start start,
                                                     const std::map<std::int32_t, std::int64_t>* from,
                                                     std::string& error, bool missing_is_empty) {
-  const KafkaProperties defaults{
-      {"group.id", group.empty() ? fmt::format("archer-ctl-{}", ::getpid()) : group},
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"log_level", "3"},
-  };
-  auto conf = make_kafka_conf(defaults, config, error);
+  auto conf = make_kafka_conf(reader_defaults(group), config, error);
   if (!conf) return nullptr;
   std::unique_ptr<KafkaReader> reader(new KafkaReader());
   reader->topic_ = topic;

@@ -22,6 +22,8 @@ namespace tel = archer::telemetry;
 using archer::PayloadFormat;
 using archer::ingest::Capture;
 using archer::ingest::Schema;
+using archer::ingest::settings_problems;
+using archer::ingest::SettingsProblem;
 using archer::ingest::ValidationError;
 using archer::ingest::ValidationResult;
 using archer::ingest::Validator;
@@ -448,6 +450,27 @@ TEST(IngestValidator, CreateChecksSettingsAgainstTheSchema) {
 
   EXPECT_FALSE(Validator::create(telemetry_schema(), settings(false, false), error));
   EXPECT_FALSE(Validator::create(nullptr, settings(), error));
+}
+
+TEST(IngestValidator, SettingsProblemsListEveryUnfitSettingByKey) {
+  const auto schema = telemetry_schema();
+  ValidatorSettings unfit = settings(false, false);
+  unfit.bind = {{"device", "device"}, {"serial", "device"}, {"reading", "device"}};
+  const std::vector<SettingsProblem> problems = settings_problems(*schema, unfit);
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_EQ(problems[0].key, "formats");
+  EXPECT_EQ(problems[0].message, "accepts neither flatbuffers nor json");
+  EXPECT_EQ(problems[1].key, "bind.serial");
+  EXPECT_EQ(problems[1].message,
+            "archer.telemetry.Telemetry has no field \"serial\" (schema " + schema->file().string() + ")");
+  EXPECT_EQ(problems[2].key, "bind.reading");
+  EXPECT_EQ(problems[2].message, "field \"reading\" of archer.telemetry.Telemetry is neither a string nor an integer");
+  EXPECT_TRUE(settings_problems(*schema, settings()).empty());
+
+  // Validator::create refuses the settings for the first problem.
+  std::string error;
+  EXPECT_FALSE(Validator::create(schema, unfit, error));
+  EXPECT_EQ(error, "ingest telemetry: formats: accepts neither flatbuffers nor json");
 }
 
 TEST(IngestValidator, SettingsFromIngestSection) {

@@ -118,11 +118,22 @@ std::optional<PayloadFormat> format_from_content_type(std::string_view content_t
 // FlatBuffer cannot start with '{': its first 4 bytes are the root offset, and an odd one is misaligned.)
 PayloadFormat sniff_format(std::span<const std::uint8_t> payload);
 
+// One way `settings` do not fit a schema: the key within the [[ingest]] section ("bind.serial",
+// "formats") and what is wrong.
+struct SettingsProblem {
+  std::string key;
+  std::string message;
+};
+// Every such problem (a bind field the root table lacks or that is neither a string nor an
+// integer; no format accepted); empty when Validator::create would take the settings with `schema`.
+std::vector<SettingsProblem> settings_problems(const Schema& schema, const ValidatorSettings& settings);
+
 class Validator {
  public:
   // Resolves the bind fields against the schema's root table (each must exist and be a string or an
   // integer field) and, when JSON is accepted, builds the JSON parser. nullopt with `error` set
-  // ("ingest telemetry: bind: ...") when the settings do not fit the schema.
+  // ("ingest telemetry: bind.serial: ...", the first of settings_problems()) when the settings do
+  // not fit the schema.
   static std::optional<Validator> create(std::shared_ptr<const Schema> schema, ValidatorSettings settings,
                                          std::string& error);
 

@@ -34,8 +34,19 @@ class DeliveryListener {
 
 using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 
+// A property librdkafka refused: from the defaults or from [kafka] (`from_config`), and why.
+struct RefusedProperty {
+  std::string name;
+  std::string value;
+  bool from_config = true;
+  std::string reason;  // librdkafka's words
+};
+
 // Builds a librdkafka configuration: `defaults`, then the operator's [kafka] properties on top.
-// Returns null and sets `error` (naming the property) when librdkafka rejects one.
+// Null when librdkafka refuses any property; `refused` then holds every one it refused.
+std::unique_ptr<RdKafka::Conf> make_kafka_conf(const KafkaProperties& defaults, const KafkaConfig& config,
+                                               std::vector<RefusedProperty>& refused);
+// The same; `error` names the first refused property.
 std::unique_ptr<RdKafka::Conf> make_kafka_conf(const KafkaProperties& defaults, const KafkaConfig& config,
                                                std::string& error);
 
@@ -43,6 +54,9 @@ std::unique_ptr<RdKafka::Conf> make_kafka_conf(const KafkaProperties& defaults, 
 // cured by a new producer, a purge): the record is worth sending again. False for a refusal for good
 // (too large, not authorised, an invalid record).
 bool is_retriable(RdKafka::ErrorCode err);
+
+// What a producer of `role` starts from (see KafkaProducer); [kafka] goes on top.
+KafkaProperties producer_defaults(std::string_view role);
 
 class KafkaProducer {
  public:

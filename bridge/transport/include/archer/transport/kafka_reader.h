@@ -20,8 +20,13 @@
 
 #include "archer/core/config.h"
 #include "archer/core/log.h"
+#include "archer/transport/kafka_producer.h"
 
 namespace archer::transport {
+
+// What every reader starts from (no auto-commit; `group`, or a private one when empty); [kafka]
+// goes on top.
+KafkaProperties reader_defaults(const std::string& group);
 
 class KafkaReader {
  public:
