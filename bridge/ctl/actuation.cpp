@@ -48,13 +48,9 @@ struct Target {
   const ActuatorSection* section = nullptr;
 };
 
+// --config is a required flag of every command here.
 std::optional<Target> load_target(const Args& args, bool actuator_required) {
-  auto file = args.value("--config");
-  if (!file) {
-    std::fputs("archer-ctl: --config FILE is required\n", stderr);
-    return std::nullopt;
-  }
-  ConfigResult loaded = load_config(*file);
+  ConfigResult loaded = load_config(*args.value("--config"));
   if (!loaded.config) {
     for (const std::string& error : loaded.errors) std::fprintf(stderr, "%s\n", error.c_str());
     return std::nullopt;
@@ -74,45 +70,51 @@ std::optional<Target> load_target(const Args& args, bool actuator_required) {
   return target;
 }
 
-std::optional<std::chrono::milliseconds> duration_flag(const Args& args, const std::string& flag) {
-  auto text = args.value(flag);
-  if (!text) return std::nullopt;
-  std::string error;
-  auto parsed = parse_duration(*text, error);
-  if (!parsed) std::fprintf(stderr, "archer-ctl: %s: %s\n", flag.c_str(), error.c_str());
-  return parsed;
-}
+const CommandSpec kCommand{
+    "command",
+    "usage: archer-ctl command --config FILE --actuator NAME --device ID --action ACTION [--arg K=V]...\n"
+    "                          [--deadline DURATION] [--traceparent TP] [--wait DURATION]\n",
+    {{"--config", FlagType::text, true},
+     {"--actuator"},
+     {"--device", FlagType::text, true},
+     {"--action", FlagType::text, true},
+     {"--arg", FlagType::pair, false, true},
+     {"--deadline", FlagType::duration},
+     {"--wait", FlagType::duration},
+     {"--traceparent"}},
+    {},
+    {},
+};
+
+const CommandSpec kTx{
+    "tx",
+    "usage: archer-ctl tx --config FILE [--actuator NAME] (--device ID | --command ID)\n",
+    {{"--config", FlagType::text, true}, {"--actuator"}, {"--device"}, {"--command"}},
+    {},
+    {},
+};
+
+const CommandSpec kReplay{
+    "replay",
+    "usage: archer-ctl replay --config FILE [--actuator NAME] [--from-beginning]\n",
+    {{"--config", FlagType::text, true}, {"--actuator"}},
+    {"--from-beginning"},
+    {},
+};
 
 }  // namespace
 
 int command(const std::vector<std::string>& argv) {
-  auto args = Args::parse(argv, {"--config", "--actuator", "--device", "--action", "--arg", "--deadline", "--wait", "--traceparent"}, {});
-  if (!args || !args->value("--device") || !args->value("--action")) {
-    std::fputs(
-        "usage: archer-ctl command --config FILE --actuator NAME --device ID --action ACTION [--arg K=V]...\n"
-        "                          [--deadline DURATION] [--traceparent TP] [--wait DURATION]\n",
-        stderr);
-    return 64;
-  }
+  int status = 0;
+  const auto args = Args::parse_or_print(argv, kCommand, status);
+  if (!args) return status;
   auto target = load_target(*args, true);
-  if (!target) return 2;
+  if (!target) return kExitUsage;
   protocol::Command cmd{protocol::CommandId(new_record_id().to_string()), protocol::DeviceId(*args->value("--device")),
                         *args->value("--action"), {}, unix_ms(), 0};
-  for (const std::string& arg : args->values("--arg")) {
-    const auto equals = arg.find('=');
-    if (equals == std::string::npos || equals == 0) {
-      std::fprintf(stderr, "archer-ctl: --arg '%s' must be NAME=VALUE\n", arg.c_str());
-      return 64;
-    }
-    cmd.args.emplace_back(arg.substr(0, equals), arg.substr(equals + 1));
-  }
-  if (args->value("--deadline")) {
-    auto deadline = duration_flag(*args, "--deadline");
-    if (!deadline) return 64;
-    cmd.deadline_ms = cmd.issued_at_ms + deadline->count();
-  }
-  std::optional<std::chrono::milliseconds> wait;
-  if (args->value("--wait") && !(wait = duration_flag(*args, "--wait"))) return 64;
+  cmd.args = args->pairs("--arg");
+  if (auto deadline = args->duration("--deadline")) cmd.deadline_ms = cmd.issued_at_ms + deadline->count();
+  const std::optional<std::chrono::milliseconds> wait = args->duration("--wait");
 
   const ActuatorSection& section = *target->section;
   std::string error;
@@ -170,13 +172,13 @@ int command(const std::vector<std::string>& argv) {
 }
 
 int tx(const std::vector<std::string>& argv) {
-  auto args = Args::parse(argv, {"--config", "--actuator", "--device", "--command"}, {});
-  if (!args || (!args->value("--device") && !args->value("--command"))) {
-    std::fputs("usage: archer-ctl tx --config FILE [--actuator NAME] (--device ID | --command ID)\n", stderr);
-    return 64;
-  }
+  int status = 0;
+  const auto args = Args::parse_or_print(argv, kTx, status);
+  if (!args) return status;
+  if (!args->value("--device") && !args->value("--command"))
+    return usage_error("tx", "--device ID or --command ID is required");
   auto target = load_target(*args, true);
-  if (!target) return 2;
+  if (!target) return kExitUsage;
   std::string error;
   auto reader = transport::KafkaReader::open(target->config.kafka, target->section->transactions, "",
                                              transport::KafkaReader::Start::beginning, error, true);
@@ -222,14 +224,11 @@ int tx(const std::vector<std::string>& argv) {
 }
 
 int replay(const std::vector<std::string>& argv) {
-  auto args = Args::parse(argv, {"--config", "--actuator"}, {"--from-beginning"});
-  if (!args) {
-    std::fputs("usage: archer-ctl replay --config FILE [--actuator NAME] [--from-beginning]\n", stderr);
-    return 64;
-  }
-  auto target = load_target(*args, false);
-  if (!target) return 2;
   int status = 0;
+  const auto args = Args::parse_or_print(argv, kReplay, status);
+  if (!args) return status;
+  auto target = load_target(*args, false);
+  if (!target) return kExitUsage;
   for (const ActuatorSection& section : target->config.actuators) {
     if (target->section != nullptr && &section != target->section) continue;
     actuators::ReplaySummary summary;

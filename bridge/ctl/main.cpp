@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "archer/core/version.h"
+#include "args.h"
 #include "commands.h"
 
 namespace {
@@ -21,16 +22,17 @@ void print_usage(std::FILE* out) {
       "  topics          list, check (or --create) the Kafka topics a config uses, with their settings\n"
       "  --version       print the version\n"
       "\n"
-      "Run a command without arguments for its flags.\n",
+      "Run a command without arguments, or with --help, for its flags. A flag error exits 2.\n",
       out);
 }
 
 }  // namespace
 
+// Every flag error of archer-ctl, an unknown subcommand included, exits 2 (archer::ctl::kExitUsage).
 int main(int argc, char** argv) {
   if (argc < 2) {
     print_usage(stderr);
-    return 64;
+    return archer::ctl::kExitUsage;
   }
   const std::string_view command = argv[1];
   const std::vector<std::string> rest(argv + 2, argv + argc);
@@ -48,7 +50,6 @@ int main(int argc, char** argv) {
     print_usage(stdout);
     return 0;
   }
-  std::fprintf(stderr, "archer-ctl: unknown command '%s'\n", argv[1]);
-  print_usage(stderr);
-  return 64;
+  std::fprintf(stderr, "archer-ctl: unknown command '%s' (archer-ctl --help lists them)\n", argv[1]);
+  return archer::ctl::kExitUsage;
 }

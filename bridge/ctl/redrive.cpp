@@ -46,17 +46,23 @@ std::optional<ingest::Incoming> incoming_from_dead_letter(const RdKafka::Message
 
 }  // namespace
 
+const CommandSpec kRedrive{
+    "redrive",
+    "usage: archer-ctl redrive DLQ_TOPIC --config FILE [--section NAME] [--from-beginning]\n",
+    {{"--config", FlagType::text, true}, {"--section"}},
+    {"--from-beginning"},
+    {"DLQ_TOPIC"},
+};
+
 int redrive(const std::vector<std::string>& argv) {
-  auto args = Args::parse(argv, {"--config", "--section"}, {"--from-beginning"});
-  if (!args || args->positional().size() != 1 || !args->value("--config")) {
-    std::fputs("usage: archer-ctl redrive DLQ_TOPIC --config FILE [--section NAME] [--from-beginning]\n", stderr);
-    return 64;
-  }
+  int status = 0;
+  const auto args = Args::parse_or_print(argv, kRedrive, status);
+  if (!args) return status;
   const std::string dead_letter_topic = args->positional()[0];
   ConfigResult loaded = load_config(*args->value("--config"));
   if (!loaded.config) {
     for (const std::string& error : loaded.errors) std::fprintf(stderr, "%s\n", error.c_str());
-    return 2;
+    return kExitUsage;
   }
   const Config& config = *loaded.config;
   const IngestSection* section = nullptr;
@@ -69,7 +75,7 @@ int redrive(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "archer-ctl: no [[ingest]] section %s\n",
                  args->value("--section") ? fmt::format("named '{}'", *args->value("--section")).c_str()
                                           : fmt::format("has dead_letter = \"{}\" (use --section)", dead_letter_topic).c_str());
-    return 2;
+    return kExitUsage;
   }
 
   std::string error;

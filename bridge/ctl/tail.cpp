@@ -77,14 +77,21 @@ class Decoder {
 
 }  // namespace
 
+const CommandSpec kTail{
+    "tail",
+    "usage: archer-ctl tail TOPIC (--config FILE | --bootstrap SERVERS) [--schema FILE.bfbs]\n"
+    "                        [--from-beginning] [--count N] [--follow]\n",
+    {{"--config"}, {"--bootstrap"}, {"--schema"}, {"--count", FlagType::count}},
+    {"--from-beginning", "--follow"},
+    {"TOPIC"},
+};
+
 int tail(const std::vector<std::string>& argv) {
-  auto args = Args::parse(argv, {"--config", "--bootstrap", "--schema", "--count"}, {"--from-beginning", "--follow"});
-  if (!args || args->positional().size() != 1 || (!args->value("--config") && !args->value("--bootstrap"))) {
-    std::fputs(
-        "usage: archer-ctl tail TOPIC (--config FILE | --bootstrap SERVERS) [--schema FILE.bfbs]\n"
-        "                        [--from-beginning] [--count N] [--follow]\n",
-        stderr);
-    return 64;
+  int status = 0;
+  const auto args = Args::parse_or_print(argv, kTail, status);
+  if (!args) return status;
+  if (!args->value("--config") && !args->value("--bootstrap")) {
+    return usage_error("tail", "--config FILE or --bootstrap SERVERS is required");
   }
   const std::string topic = args->positional()[0];
   KafkaConfig kafka;
@@ -93,7 +100,7 @@ int tail(const std::vector<std::string>& argv) {
     ConfigResult loaded = load_config(*file);
     if (!loaded.config) {
       for (const std::string& error : loaded.errors) std::fprintf(stderr, "%s\n", error.c_str());
-      return 2;
+      return kExitUsage;
     }
     kafka = loaded.config->kafka;
     schema_file = schema_for(*loaded.config, topic);
@@ -107,11 +114,11 @@ int tail(const std::vector<std::string>& argv) {
     decoder = Decoder::load(schema_file, error);
     if (!decoder) {
       std::fprintf(stderr, "archer-ctl: %s\n", error.c_str());
-      return 2;
+      return kExitUsage;
     }
   }
   std::uint64_t limit = UINT64_MAX;
-  if (auto count = args->value("--count")) limit = std::stoull(*count);
+  if (auto count = args->count("--count")) limit = *count;
   auto reader = transport::KafkaReader::open(kafka, topic, "",
                                   args->has("--from-beginning") || !args->has("--follow") ? transport::KafkaReader::Start::beginning
                                                                                           : transport::KafkaReader::Start::end,

@@ -6,7 +6,6 @@
 // any is missing or wrong (or the cluster cannot tell), 2 for bad flags or a bad config.
 // Topics that exist with wrong settings are reported, never changed.
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -84,18 +83,25 @@ std::string differences(const PlannedTopic& topic, const transport::TopicConfigs
   return fmt::format("{}", fmt::join(problems, "; "));
 }
 
+// 0 when the flag is not given.
 std::optional<int> count_flag(const Args& args, const std::string& flag, int max) {
-  const auto text = args.value(flag);
-  if (!text) return 0;
-  int value = 0;
-  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
-  if (error != std::errc{} || end != text->data() + text->size() || value < 1 || value > max) {
+  const auto value = args.count(flag);
+  if (!value) return 0;
+  if (*value < 1 || *value > static_cast<std::uint64_t>(max)) {
     std::fprintf(stderr, "archer-ctl topics: %s takes a whole number from 1 to %d, not '%s'\n", flag.c_str(), max,
-                 text->c_str());
+                 args.value(flag)->c_str());
     return std::nullopt;
   }
-  return value;
+  return static_cast<int>(*value);
 }
+
+const CommandSpec kTopics{
+    "topics",
+    "usage: archer-ctl topics --config FILE [--create] [--partitions N] [--replication R]\n",
+    {{"--config", FlagType::text, true}, {"--partitions", FlagType::count}, {"--replication", FlagType::count}},
+    {"--create"},
+    {},
+};
 
 constexpr const char* kMockNote =
     "archer-ctl topics: the cluster at %s names no controller among its brokers, so it answers no CreateTopics "
@@ -131,11 +137,9 @@ std::set<std::string> wait_for_leaders(transport::KafkaAdmin& admin,
 }  // namespace
 
 int topics(const std::vector<std::string>& argv) {
-  auto args = Args::parse(argv, {"--config", "--partitions", "--replication"}, {"--create"});
-  if (!args || !args->positional().empty() || !args->value("--config")) {
-    std::fputs("usage: archer-ctl topics --config FILE [--create] [--partitions N] [--replication R]\n", stderr);
-    return 2;
-  }
+  int stopped = 0;
+  const auto args = Args::parse_or_print(argv, kTopics, stopped);
+  if (!args) return stopped;
   const auto partitions_flag = count_flag(*args, "--partitions", 10000);
   const auto replication_flag = count_flag(*args, "--replication", 100);
   if (!partitions_flag || !replication_flag) return 2;

@@ -151,7 +151,7 @@ TEST(Cli, AnUnknownLibrdkafkaPropertyExitsTwo) {
   const std::string text = insert_after(quickstart_config(), "\"bootstrap.servers\"", "\"bogus.property\" = \"on\"\n");
   std::ofstream(dir / "gw.toml") << text;
   expect_problems(dir, {position_of(text, "\"on\"") + ": kafka.\"bogus.property\": refused by librdkafka: No such "
-                                                   "configuration property: \"bogus.property\""});
+                                                      "configuration property: \"bogus.property\""});
 }
 
 TEST(Cli, EveryProblemAfterParsingIsReportedInOneRun) {
@@ -175,6 +175,30 @@ TEST(Cli, EveryProblemAfterParsingIsReportedInOneRun) {
   expect_problems(dir, {position_of(text, "[kafka]") +
                         ": kafka: librdkafka cannot make a producer with these properties: `acks` must be set to "
                         "`all` when `enable.idempotence` is true"});
+}
+
+TEST(Cli, ArcherCtlFlagErrorsExitTwoWithOneLine) {
+  TempDir dir("cli");
+  std::ofstream(dir / "gw.toml") << quickstart_config();
+  const std::string ctl = std::string(ARCHER_BIN_DIR) + "/archer-ctl";
+  const std::string config = (dir / "gw.toml").string();
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{ctl, "tail", "raw.telemetry", "--config", config, "--count", "x"},
+       "archer-ctl tail: --count: 'x' is not a whole number\n"},
+      {{ctl, "tail", "raw.telemetry", "--config", config, "--count"}, "archer-ctl tail: --count needs a value\n"},
+      {{ctl, "command", "--config", config, "--device", "valve-0001", "--action", "open", "--wait", "forever"},
+       "archer-ctl command: --wait: 'forever' is not a duration: expected a whole number with a unit, e.g. ms, s, m or "
+       "h (\"5s\")\n"},
+      {{ctl, "command", "--config", config, "--device", "valve-0001"}, "archer-ctl command: --action is required\n"},
+      {{ctl, "tx", "--config", config, "--colour", "red"}, "archer-ctl tx: unknown flag '--colour'\n"},
+      {{ctl, "tx", "--config", config}, "archer-ctl tx: --device ID or --command ID is required\n"},
+      {{ctl, "frobnicate"}, "archer-ctl: unknown command 'frobnicate' (archer-ctl --help lists them)\n"},
+  };
+  for (const auto& [argv, message] : cases) {
+    const Outcome result = run(dir, argv);
+    EXPECT_EQ(result.status, 2) << argv[1];
+    EXPECT_EQ(result.stderr_text, message);
+  }
 }
 
 TEST(Cli, VersionAndUsage) {
