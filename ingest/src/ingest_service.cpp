@@ -27,7 +27,9 @@ IngestService::IngestService(const Config& config, Metrics& metrics)
       spool_errors_(metrics.counter("archer_ingest_spool_errors_total", "Messages the spool could not store")),
       producers_replaced_(metrics.counter("archer_ingest_producers_replaced_total",
                                           "Ingest producers replaced after a fatal error")),
-      corrupt_records_(metrics.counter("archer_ingest_spool_corrupt_total", "Spool records that did not decode")) {}
+      corrupt_records_(metrics.counter("archer_ingest_spool_corrupt_total", "Spool records that did not decode")),
+      orphaned_records_(metrics.counter("archer_ingest_spool_orphaned_total",
+                                        "Spooled readings dropped because the config no longer has their section")) {}
 
 std::unique_ptr<IngestService> IngestService::create(const Config& config, Metrics& metrics, std::string& error) {
   std::unique_ptr<IngestService> service(new IngestService(config, metrics));
@@ -153,8 +155,9 @@ void IngestService::pause_intake() {
   spool_full_waits_.add();
   std::uint64_t suppressed = 0;
   if (full_log_limit_.allow(suppressed)) {
-    log::warn("ingest", "spool full ({} bytes in {} readings): MQTT intake paused until Kafka takes some",
-              spool_->size_bytes(), spool_->size_records());
+    log::warn("ingest", "spool full ({} bytes in {} readings): MQTT intake paused until Kafka takes some ({} similar "
+              "lines suppressed)",
+              spool_->size_bytes(), spool_->size_records(), suppressed);
   }
   if (intake_control_) intake_control_(true);
 }
@@ -226,7 +229,11 @@ void IngestService::remove_acknowledged() {
   }
   if (done.empty()) return;
   const spool::RemoveResult removed = spool_->remove(done);
-  if (!removed.ok()) log::error("ingest", "spool: cannot remove delivered readings: {}", removed.message);
+  std::uint64_t suppressed = 0;
+  if (!removed.ok() && remove_error_log_limit_.allow(suppressed)) {
+    log::error("ingest", "spool: cannot remove delivered readings: {} ({} more since the last line)", removed.message,
+               suppressed);
+  }
 }
 
 bool IngestService::replace_producer() {
@@ -284,7 +291,11 @@ void IngestService::drain_spool() {
     spool::ReadResult batch = spool_->claim_from(cursor, kReadBatch);
     if (!batch.corrupt.empty()) {
       corrupt_records_.add(batch.corrupt.size());
-      log::error("ingest", "spool: {} record(s) did not decode and are removed", batch.corrupt.size());
+      std::uint64_t suppressed = 0;
+      if (corrupt_log_limit_.allow(suppressed)) {
+        log::error("ingest", "spool: {} record(s) did not decode and are removed ({} more since the last line)",
+                   batch.corrupt.size(), suppressed);
+      }
       spool_->remove(batch.corrupt);
       cursor = std::max(cursor, batch.corrupt.back());
     }
@@ -302,8 +313,14 @@ void IngestService::drain_spool() {
       SectionPipeline* pipeline = section_named(stored.record.route);
       if (pipeline == nullptr) {
         // A section renamed or removed since this reading was spooled.
-        log::error("ingest", "spooled reading {} belongs to section '{}', which the config no longer has; dropped",
-                   stored.sequence, stored.record.route);
+        orphaned_records_.add();
+        std::uint64_t suppressed = 0;
+        if (orphan_log_limit_.allow(suppressed)) {
+          log::error("ingest",
+                     "spooled reading {} belongs to section '{}', which the config no longer has; dropped ({} more "
+                     "since the last line)",
+                     stored.sequence, stored.record.route, suppressed);
+        }
         spool_->remove(std::span(&stored.sequence, 1));
         continue;
       }

@@ -182,9 +182,13 @@ void SectionPipeline::on_delivery(const RdKafka::Message& message, bool dead_let
   } else if (err != RdKafka::ERR__PURGE_QUEUE && err != RdKafka::ERR__PURGE_INFLIGHT) {
     // A purge is not a failure: the producer is being replaced and the record is sent again.
     counters_.delivery_failed->add();
-    const auto found = transport::headers_of(message);
-    log::error("ingest", "{}: record {} from '{}' was not delivered to {}: {}", section_.name, found.get(headers::kId),
-               found.get(headers::kSource), message.topic_name(), message.errstr());
+    std::uint64_t suppressed = 0;
+    if (delivery_failure_log_limit_.allow(suppressed)) {
+      const auto found = transport::headers_of(message);
+      log::error("ingest", "{}: record {} from '{}' was not delivered to {}: {} ({} more since the last line)",
+                 section_.name, found.get(headers::kId), found.get(headers::kSource), message.topic_name(),
+                 message.errstr(), suppressed);
+    }
   }
   if (hook_ != nullptr) hook_->on_record_delivered(token, err);
 }

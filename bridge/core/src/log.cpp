@@ -61,8 +61,9 @@ void write(Level level, std::string_view component, std::string_view message) {
   [[maybe_unused]] const auto written = ::write(STDERR_FILENO, line.data(), line.size());
 }
 
-bool RateLimit::allow(std::uint64_t& suppressed) {
-  const std::int64_t now = unix_ms();
+bool RateLimit::allow(std::uint64_t& suppressed) { return allow(suppressed, unix_ms()); }
+
+bool RateLimit::allow(std::uint64_t& suppressed, std::int64_t now) {
   std::int64_t next = next_ms_.load(std::memory_order_relaxed);
   if (now >= next && next_ms_.compare_exchange_strong(next, now + interval_ms_, std::memory_order_relaxed)) {
     suppressed = suppressed_.exchange(0, std::memory_order_relaxed);

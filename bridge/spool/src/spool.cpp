@@ -431,8 +431,10 @@ AppendResult Spool::Impl::append_encoded(std::vector<std::string>& values, std::
       dropped_total->add(dropped_records);
       std::uint64_t suppressed = 0;
       if (drop_log.allow(suppressed)) {
-        log::warn(kComponent, "{} full: dropped the {} oldest records ({} bytes) unsent; {} dropped since start",
-                  config.dir.string(), dropped_records, dropped_bytes, dropped.load());
+        log::warn(kComponent,
+                  "{} full: dropped the {} oldest records ({} bytes) unsent; {} dropped since start ({} similar lines "
+                  "suppressed)",
+                  config.dir.string(), dropped_records, dropped_bytes, dropped.load(), suppressed);
       }
     }
     result.sequence = first;

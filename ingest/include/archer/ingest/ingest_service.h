@@ -118,13 +118,18 @@ class IngestService : public DeliveryHook {
   std::atomic<bool> intake_paused_{false};
   std::function<void(bool)> intake_control_;
   std::thread drainer_;
+  // Lines that can come once per message or batch: one per interval, with the count held back.
   log::RateLimit full_log_limit_{std::chrono::seconds(10)};
   log::RateLimit spool_error_log_limit_{std::chrono::seconds(1)};
+  log::RateLimit remove_error_log_limit_{std::chrono::seconds(10)};
+  log::RateLimit corrupt_log_limit_{std::chrono::seconds(10)};
+  log::RateLimit orphan_log_limit_{std::chrono::seconds(10)};
 
   Counter& spool_full_waits_;
   Counter& spool_errors_;
   Counter& producers_replaced_;
   Counter& corrupt_records_;
+  Counter& orphaned_records_;
 };
 
 }  // namespace archer::ingest

@@ -73,6 +73,7 @@ class SectionPipeline {
   std::vector<Counter*> rejected_;  // by ValidationError, from too_large on
   log::RateLimit reject_log_limit_{std::chrono::seconds(10)};
   log::RateLimit produce_failure_log_limit_{std::chrono::seconds(1)};
+  log::RateLimit delivery_failure_log_limit_{std::chrono::seconds(1)};  // the producer's poll thread
 };
 
 }  // namespace archer::ingest

@@ -44,6 +44,8 @@ class RateLimit {
   explicit RateLimit(std::chrono::milliseconds interval) : interval_ms_(interval.count()) {}
   // True when a line may be written now; `suppressed` is set to how many were held back since.
   bool allow(std::uint64_t& suppressed);
+  // The same at a given time (Unix ms), for tests.
+  bool allow(std::uint64_t& suppressed, std::int64_t now_ms);
 
  private:
   std::int64_t interval_ms_;
