@@ -274,7 +274,7 @@ TEST_F(ActuatorFaults, ReadyzSaysWhyWhileTheLogsCannotBeReadAndRecoversOnItsOwn)
   const std::uint16_t port = archer::testing::free_port();
   kafka_.command("down all");
   Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), http_head(port) + kValves);
-  bridge.start();
+  bridge.launch();
   std::string body;
   ASSERT_TRUE(archer::testing::wait_until(
       [&] {

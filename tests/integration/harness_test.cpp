@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "archer/testing/bridge.h"
+#include "archer/testing/http.h"
 #include "archer/testing/testing.h"
 
 namespace {
@@ -50,7 +52,8 @@ TEST(Harness, MosquittoRestartKeepsPortAndPersistentSessions) {
   }
   {
     mqtt::async_client publisher(broker.uri(), unique_name("pub"), mqtt::create_options(MQTTVERSION_5));
-    ASSERT_TRUE(publisher.connect(mqtt::connect_options_builder().mqtt_version(MQTTVERSION_5).finalize())->wait_for(10s));
+    ASSERT_TRUE(
+        publisher.connect(mqtt::connect_options_builder().mqtt_version(MQTTVERSION_5).finalize())->wait_for(10s));
     ASSERT_TRUE(publisher.publish("archer/restart", "kept", 1, false)->wait_for(10s));
     publisher.disconnect()->wait_for(5s);
   }
@@ -94,6 +97,28 @@ TEST(Harness, DevKafkaKeepsRunningAfterStdinEof) {
     EXPECT_EQ(records[0].headers, (std::map<std::string, std::string>{{"h", "1"}}));
   }  // clients go before the broker, or their close() waits for it
   EXPECT_EQ(kafka.stop(), 0);
+}
+
+TEST(Harness, BridgeIsReadyByItsReadyzAndServesMetricsOnItsPort) {
+  // An actuator alone: the bridge has no ingest producer, and /readyz must still answer.
+  Mosquitto mqtt;
+  DevKafka kafka;
+  Bridge bridge(mqtt.uri(), kafka.bootstrap(), R"([[actuator]]
+name = "valves"
+commands = "cmd.valves"
+transactions = "tx.valves"
+events = "evt.valves"
+)");
+  bridge.start();
+  const auto ready = http_get(bridge.http_port(), "/readyz");
+  ASSERT_TRUE(ready) << bridge.log();
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_EQ(ready->body, "ready\n");
+  const auto metrics = http_get(bridge.http_port(), "/metrics");
+  ASSERT_TRUE(metrics) << bridge.log();
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("archer_actuator_commands_total"), std::string::npos) << metrics->body;
+  EXPECT_EQ(bridge.stop(), 0);
 }
 
 }  // namespace

@@ -2,17 +2,35 @@
 
 #include <csignal>
 #include <fstream>
+#include <optional>
+#include <regex>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "archer/testing/http.h"
 #include "archer/testing/wait.h"
 
 namespace archer::testing {
 
+namespace {
+
+// The port of an [http] table in `sections`, when they have one (a test that sets its own listen).
+std::optional<std::uint16_t> own_http_port(const std::string& sections) {
+  static const std::regex kHttp(R"re((^|\n)\[http\][^\[]*\nlisten\s*=\s*"[^"]*:([0-9]+)")re");
+  std::smatch found;
+  if (!std::regex_search(sections, found, kHttp)) return std::nullopt;
+  return static_cast<std::uint16_t>(std::stoi(found[2].str()));
+}
+
+}  // namespace
+
 Bridge::Bridge(const std::string& mqtt_uri, const std::string& bootstrap, const std::string& sections,
                const std::string& client_id, const std::string& kafka_properties)
     : config_file_(dir_ / "gateway.toml") {
+  const auto own_port = own_http_port(sections);
+  http_port_ = own_port.value_or(free_port());
+  const std::string http = own_port ? "" : fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n\n", http_port_);
   std::ofstream(config_file_) << fmt::format(R"([gateway]
 id = "gw-test"
 
@@ -27,11 +45,11 @@ session_expiry = "1h"
 "reconnect.backoff.max.ms" = 500
 {}
 
-[spool]
+{}[spool]
 dir = "{}"
 
 {})",
-                                             mqtt_uri, client_id, bootstrap, kafka_properties,
+                                             mqtt_uri, client_id, bootstrap, kafka_properties, http,
                                              (dir_ / "spool").string(), sections);
 }
 
@@ -39,24 +57,31 @@ Bridge::~Bridge() {
   if (process_ && process_->running()) process_->terminate(std::chrono::seconds(30));
 }
 
-void Bridge::start() {
-  // Each start appends to the same log, so "subscribed" is counted per start.
-  ++starts_;
+void Bridge::start() { wait_for_readyz(true); }
+
+void Bridge::launch() { wait_for_readyz(false); }
+
+void Bridge::wait_for_readyz(bool until_ready) {
   ProcessOptions options =
       ProcessOptions{}.without_stdout_capture().with_stderr_file(log_file()).with_env("ARCHER_LOG_TIMESTAMPS=1");
   for (const std::string& entry : env_) options.with_env(entry);
   process_ = std::make_unique<Process>(
       std::vector<std::string>{std::string(ARCHER_BIN_DIR) + "/archer-bridge", "--config", config_file_.string()},
       options);
-  const bool ready = wait_until(
+  // The endpoint answers once the bridge's loop runs, that is after every part has started; 200
+  // once every part says it is ready.
+  std::string last = "no answer";
+  const bool answered = wait_until(
       [&] {
-        const std::string text = log();
-        std::size_t count = 0;
-        for (std::size_t at = text.find("subscribed to"); at != std::string::npos; at = text.find("subscribed to", at + 1)) ++count;
-        return count >= static_cast<std::size_t>(starts_) || !process_->running();
+        if (!process_->running()) return true;
+        const auto reply = http_get(http_port_, "/readyz", std::chrono::seconds(1));
+        last = reply ? fmt::format("{} {}", reply->status, reply->body) : "no answer";
+        return reply && (reply->status == 200 || !until_ready);
       },
       std::chrono::seconds(20), std::chrono::milliseconds(20));
-  ASSERT_TRUE(ready && process_->running()) << "archer-bridge did not become ready:\n" << log();
+  ASSERT_TRUE(answered && process_->running()) << "archer-bridge did not " << (until_ready ? "become ready" : "answer")
+                                               << " (GET /readyz on port " << http_port_ << ": " << last << "):\n"
+                                               << log();
 }
 
 int Bridge::stop(std::chrono::milliseconds timeout) {

@@ -1,6 +1,8 @@
 #pragma once
 // Runs the real archer-bridge binary against a test's Mosquitto and archer-devkafka, with a config
-// written by the test. Ready when its log says every MQTT subscription was granted.
+// written by the test. Ready when its GET /readyz answers 200: the HTTP endpoint listens on a free
+// loopback port the harness picks (or on the one of the test's own [http] table, when `sections`
+// has one), which http_port() gives for tests that read /metrics.
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -14,8 +16,8 @@ namespace archer::testing {
 
 class Bridge {
  public:
-  // `sections` is appended to a generated [gateway]/[mqtt]/[kafka]/[spool] head.
-  // `kafka_properties` are lines added to the [kafka] table.
+  // `sections` is appended to a generated [gateway]/[mqtt]/[kafka]/[http]/[spool] head: keys before
+  // its first table header land in [spool]. `kafka_properties` are lines added to the [kafka] table.
   Bridge(const std::string& mqtt_uri, const std::string& bootstrap, const std::string& sections,
          const std::string& client_id = "archer-test-gw", const std::string& kafka_properties = "");
   ~Bridge();
@@ -24,7 +26,10 @@ class Bridge {
 
   // "NAME=value" in the bridge's environment from the next start() on (test hooks).
   void add_env(std::string name_value) { env_.push_back(std::move(name_value)); }
-  void start();  // and wait until ready (fails the test after 20 s)
+  void start();  // and wait until GET /readyz answers 200 (fails the test after 20 s, with the log)
+  // Starts it and waits only until GET /readyz answers at all: for a bridge that is not ready on
+  // purpose (Kafka away).
+  void launch();
   // SIGTERM and wait for the exit; returns the exit code.
   int stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   void kill9();
@@ -33,13 +38,16 @@ class Bridge {
   std::filesystem::path log_file() const { return dir_ / "bridge.log"; }
   std::string log() const;
   Process* process() { return process_.get(); }
+  std::uint16_t http_port() const { return http_port_; }
 
  private:
   TempDir dir_{"archer-bridge"};
   std::filesystem::path config_file_;
+  std::uint16_t http_port_ = 0;
   std::unique_ptr<Process> process_;
-  int starts_ = 0;
   std::vector<std::string> env_;
+
+  void wait_for_readyz(bool until_ready);
 };
 
 }  // namespace archer::testing

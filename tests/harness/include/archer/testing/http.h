@@ -1,0 +1,20 @@
+#pragma once
+// A minimal HTTP/1.1 client for the bridge's endpoint on loopback (/readyz, /metrics).
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace archer::testing {
+
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+
+// GET http://127.0.0.1:<port><path>; nullopt when nothing complete answered within `timeout`
+// (connection refused, no listener loop yet, a cut answer).
+std::optional<HttpReply> http_get(std::uint16_t port, const std::string& path,
+                                  std::chrono::milliseconds timeout = std::chrono::seconds(2));
+
+}  // namespace archer::testing
