@@ -1,6 +1,6 @@
 #pragma once
 // A binary FlatBuffers schema (`flatc -b --schema x.fbs` -> x.bfbs), loaded at run time so the bridge
-// verifies payloads of any schema without being recompiled (shared/CONTRACT.md, "Schemas").
+// verifies payloads of any schema without being recompiled (docs/contract.md, "Schemas").
 //
 // Loading never throws for bad input: it returns an error naming the file, so startup can fail fast
 // with a useful message. A loaded Schema is immutable and safe to share between threads (hold it by
