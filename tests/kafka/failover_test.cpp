@@ -35,6 +35,19 @@ class Failover : public ::testing::Test {
     cluster_ = nullptr;
   }
 
+  // The partition's leader once metadata names one (it can lag a moment behind a topic's creation
+  // while a broker of the previous test restarts); -1 after 30 s.
+  int leader_of(const std::string& topic, int partition) {
+    int leader = -1;
+    wait_until(
+        [&] {
+          leader = kafka().leader(topic, partition);
+          return leader >= 1;
+        },
+        30s, 100ms);
+    return leader;
+  }
+
   void SetUp() override {
     if (std::string why; !ApacheKafka::available(why)) GTEST_SKIP() << why;
     ASSERT_NE(cluster_, nullptr) << (failure_ != nullptr ? *failure_ : "no cluster");
@@ -123,8 +136,8 @@ TEST_F(Failover, ThreeBrokersAndAControllerStartAndAnswer) {
 TEST_F(Failover, KilledLeaderIsReplacedAndAnIdempotentProducerLosesNothing) {
   const std::string topic = unique_name("failover");
   kafka().create_topic(topic, 3, 3, {{"min.insync.replicas", "2"}});
-  const int victim = kafka().leader(topic, 0);
-  ASSERT_GE(victim, 1);
+  const int victim = leader_of(topic, 0);
+  ASSERT_GE(victim, 1) << "no leader for " << topic;
 
   CountingProducer producer(kafka().bootstrap());
   constexpr int kRecords = 3000;
@@ -179,8 +192,8 @@ TEST_F(Failover, KilledLeaderIsReplacedAndAnIdempotentProducerLosesNothing) {
 TEST_F(Failover, FrozenBrokerIsFencedAndRejoinsWhenThawed) {
   const std::string topic = unique_name("frozen");
   kafka().create_topic(topic, 1, 3);
-  const int victim = kafka().leader(topic, 0);
-  ASSERT_GE(victim, 1);
+  const int victim = leader_of(topic, 0);
+  ASSERT_GE(victim, 1) << "no leader for " << topic;
   kafka().pause(victim);
   EXPECT_TRUE(wait_until(
       [&] {

@@ -50,6 +50,9 @@ std::string random_cluster_id() {
   // 22 characters carry 132 bits; the last one only 2 of its 6, as base64 of 16 bytes has it.
   for (int i = 0; i < 21; ++i) id.push_back(kAlphabet[device() % 64]);
   id.push_back(kAlphabet[(device() % 4) * 16]);
+  // Kafka's own Uuid.randomUuid() draws again when the text starts with '-': a command line would
+  // read it as an option ("--cluster-id/-t: expected one argument").
+  if (id.front() == '-') return random_cluster_id();
   return id;
 }
 
