@@ -70,19 +70,8 @@ need_fetched() {
 }
 
 # --- run ----------------------------------------------------------------------------------------
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-free_port() {
-  local port
-  for _ in $(seq 100); do
-    port=$((20000 + RANDOM % 12000))
-    if ! port_in_use "$port"; then
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
+# shellcheck source=scripts/lib/ports.sh
+source "$here/lib/ports.sh"
 
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 

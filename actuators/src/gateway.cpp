@@ -1,5 +1,7 @@
 #include "archer/actuators/gateway.h"
 
+#include <malloc.h>
+
 #include <future>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -183,14 +185,7 @@ bool ActuatorGateway::start(std::string& error) {
   boost::asio::post(io_, [this] { load(); });
   loop_thread_ = std::thread([this] {
     auto work = boost::asio::make_work_guard(io_);
-    while (true) {
-      try {
-        io_.run();
-        return;
-      } catch (const std::exception& failure) {
-        note_callback_failure("actuator loop", failure.what());
-      }
-    }
+    run_guarded("actuator loop", io_);
   });
   return true;
 }
@@ -246,6 +241,9 @@ void ActuatorGateway::load() {
             section_.events, loaded.records_skipped, loaded.view.size(), loaded.view.outcomes(), section_.commands,
             group);
   start_records_read_.set(static_cast<std::int64_t>(loaded.records_read));
+  // Reading a long history goes through librdkafka's fetch buffers and queues (tens of MiB); what is
+  // kept is only the work in progress. Give the freed memory back, so that RSS shows what is kept.
+  ::malloc_trim(0);
   protocol_.restore(std::move(loaded.view), std::move(loaded.transactions), std::move(loaded.events), committed);
   loaded_ = true;
   load_failures_ = 0;

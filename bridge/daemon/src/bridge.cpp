@@ -49,19 +49,6 @@ MqttConfig actuation_mqtt(const MqttConfig& mqtt) {
   return out;
 }
 
-// Runs the event loop until it is stopped; a handler that throws is counted and logged, and the
-// loop goes on.
-void run_loop(boost::asio::io_context& io) {
-  while (true) {
-    try {
-      io.run();
-      return;
-    } catch (const std::exception& failure) {
-      note_callback_failure("main loop", failure.what());
-    }
-  }
-}
-
 }  // namespace
 
 int run_bridge(const Config& config) {
@@ -179,7 +166,7 @@ int run_bridge(const Config& config) {
   };
   boost::asio::steady_timer stats_timer(io);
   schedule_stats(stats_timer, log_stats);
-  run_loop(io);
+  run_guarded("main loop", io);
 
   // Ordered shutdown: telemetry intake stops first, then running exchanges finish while the actuation
   // session is still up, then everything taken is handed to Kafka.

@@ -26,4 +26,20 @@ void guarded(std::string_view where, Callback&& callback) noexcept {
   }
 }
 
+// Runs an event loop (a boost::asio::io_context) until it is stopped. A handler that throws unwinds
+// out of run(): it is counted and logged like any callback, and the loop goes on.
+template <class Loop>
+void run_guarded(std::string_view where, Loop& loop) {
+  while (true) {
+    try {
+      loop.run();
+      return;
+    } catch (const std::exception& failure) {
+      note_callback_failure(where, failure.what());
+    } catch (...) {
+      note_callback_failure(where, "an exception that is not a std::exception");
+    }
+  }
+}
+
 }  // namespace archer
