@@ -1,5 +1,7 @@
 // The fault suite, actuator side: Kafka goes away in the middle of a stream of commands. Every
-// command must still get exactly one outcome, and no device may act on a command twice.
+// command must still get exactly one outcome, and no device may act on a command twice. Kafka away
+// runs on both brokers: on Apache Kafka (one node shared by the program, ctest label `kafka`) the whole
+// cluster is stopped and started again.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -9,8 +11,8 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <iostream>
 #include <librdkafka/rdkafkacpp.h>
+#include <iostream>
 
 #include "archer/schemas/command_generated.h"
 #include "archer/schemas/device_response_generated.h"
@@ -30,7 +32,9 @@ using archer::testing::Bridge;
 using archer::testing::CommandWriter;
 using archer::testing::DevKafka;
 using archer::testing::DevKafkaOptions;
+using archer::testing::KafkaCluster;
 using archer::testing::KafkaConsumerForTest;
+using archer::testing::KafkaKind;
 using archer::testing::Mosquitto;
 using archer::testing::Record;
 using archer::testing::TestDevices;
@@ -66,7 +70,8 @@ class ActuatorFaults : public ::testing::Test {
       }
     };
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (out.size() < commands && std::chrono::steady_clock::now() < deadline) take(events.consume_until(commands, 1s));
+    while (out.size() < commands && std::chrono::steady_clock::now() < deadline)
+      take(events.consume_until(commands, 1s));
     take(events.consume_until(1000, 2s));
     return out;
   }
@@ -75,34 +80,64 @@ class ActuatorFaults : public ::testing::Test {
   Mosquitto mqtt_;
 };
 
+// On archer-devkafka and on Apache Kafka (one cluster per program): topics and gateway id per test.
+class ActuatorFaultsOnBothBrokers : public ::testing::TestWithParam<KafkaKind> {
+ protected:
+  void SetUp() override {
+    if (std::string why; !archer::testing::kafka_available(GetParam(), why)) GTEST_SKIP() << why;
+    kafka_ = &archer::testing::shared_kafka(GetParam());
+    commands_ = archer::testing::create_unique_topic(*kafka_, "cmd.valves", 4);
+    transactions_ = archer::testing::create_unique_topic(*kafka_, "tx.valves", 4);
+    events_ = archer::testing::create_unique_topic(*kafka_, "evt.valves", 4);
+    dead_letter_ = archer::testing::create_unique_topic(*kafka_, "dlq.valves", 1);
+  }
+  std::string section(int retries) const {
+    return fmt::format(R"([[actuator]]
+name = "valves"
+commands = "{}"
+transactions = "{}"
+events = "{}"
+dead_letter = "{}"
+timeout = "2s"
+retries = {}
+)",
+                       commands_, transactions_, events_, dead_letter_, retries);
+  }
+
+  Mosquitto mqtt_;
+  KafkaCluster* kafka_ = nullptr;
+  std::string commands_;
+  std::string transactions_;
+  std::string events_;
+  std::string dead_letter_;
+  const std::string gateway_ = archer::testing::unique_name("gw");
+};
+
+INSTANTIATE_TEST_SUITE_P(Brokers, ActuatorFaultsOnBothBrokers, ::testing::ValuesIn(archer::testing::all_kafka_kinds()),
+                         archer::testing::kafka_kind_name);
+
 // 8. Kafka away for a while in the middle of 100 commands: every command gets exactly one outcome
 // once it is back, and every device acts at most once per command.
-TEST_F(ActuatorFaults, ActuatorKafkaDown) {
+TEST_P(ActuatorFaultsOnBothBrokers, ActuatorKafkaDown) {
   const auto started = std::chrono::steady_clock::now();
   constexpr int kCommands = 100;
   constexpr int kDevices = 10;
   const auto away = std::chrono::seconds(archer::faults::env_long("ARCHER_ACTUATOR_AWAY_SECONDS", 10));
   TestDevices devices(mqtt_.uri());
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), R"([[actuator]]
-name = "valves"
-commands = "cmd.valves"
-transactions = "tx.valves"
-events = "evt.valves"
-timeout = "2s"
-retries = 3
-)");
+  Bridge bridge(mqtt_.uri(), kafka_->bootstrap(), section(3), "archer-test-gw", "", gateway_);
   bridge.start();
-  KafkaConsumerForTest events(kafka_.bootstrap(), {"evt.valves"});
+  KafkaConsumerForTest events(kafka_->bootstrap(), {events_});
 
   // Commands go out at 5/s (a schedule, like an application's), so the outage falls in the middle.
-  CommandWriter writer(kafka_.bootstrap());
+  CommandWriter writer(kafka_->bootstrap(), commands_);
   std::vector<std::string> ids(kCommands);
   std::atomic<int> written{0};
   std::thread producer([&] {
     const auto start = std::chrono::steady_clock::now();
     for (int n = 0; n < kCommands; ++n) {
       std::this_thread::sleep_until(start + n * 200ms);
-      ids[static_cast<std::size_t>(n)] = writer.write(fmt::format("v-{:02}", n % kDevices), "set", {{"n", std::to_string(n)}});
+      ids[static_cast<std::size_t>(n)] =
+          writer.write(fmt::format("v-{:02}", n % kDevices), "set", {{"n", std::to_string(n)}});
       written = n + 1;
     }
   });
@@ -116,9 +151,9 @@ retries = 3
   }
   EXPECT_GE(outcomes.size(), before_fault) << "commands were not being processed before the fault:\n" << bridge.log();
   const int written_at_down = written.load();
-  kafka_.command("down all");
+  archer::faults::take_kafka_away(*kafka_);
   std::this_thread::sleep_for(away);  // the outage
-  kafka_.command("up all");
+  archer::faults::bring_kafka_back(*kafka_);
   producer.join();
   writer.flush(60s);
 
@@ -164,7 +199,7 @@ retries = 3
   }
 
   archer::faults::Figures f;
-  f.scenario = "actuator_kafka_down";
+  f.scenario = GetParam() == KafkaKind::apache ? "actuator_kafka_down_apache" : "actuator_kafka_down";
   f.published = kCommands;
   f.acked = kCommands;
   f.delivered = outcome_count.size();
@@ -177,7 +212,8 @@ retries = 3
       .with("actions", std::to_string(performed.size()))
       .with("repeated_actions", std::to_string(repeated_actions));
   std::string statuses;
-  for (const auto& [status, n] : by_status) statuses += (statuses.empty() ? "" : ",") + status + ":" + std::to_string(n);
+  for (const auto& [status, n] : by_status)
+    statuses += (statuses.empty() ? "" : ",") + status + ":" + std::to_string(n);
   f.with("outcomes", statuses);
   archer::faults::print(f);
 
@@ -205,9 +241,10 @@ TEST_F(ActuatorFaults, CommandsCompleteWhileTheRawDatalogRefusesWrites) {
   o.rate = 1000;
   o.seconds = 20;
   archer::faults::Load load(mqtt_.uri(), o);
-  ASSERT_TRUE(archer::testing::wait_until([&] { return scrape(port, "archer_spool_full_total").value_or(0) > 0; }, 30s,
-                                          100ms))
-      << "the spool never filled:\n" << bridge.log();
+  ASSERT_TRUE(
+      archer::testing::wait_until([&] { return scrape(port, "archer_spool_full_total").value_or(0) > 0; }, 30s, 100ms))
+      << "the spool never filled:\n"
+      << bridge.log();
 
   CommandWriter writer(kafka_.bootstrap());
   std::vector<std::string> ids;
@@ -243,7 +280,8 @@ TEST_F(ActuatorFaults, AFatalActuatorProducerIsReplacedAndEveryCommandGetsItsOut
   bridge.start();
   CommandWriter writer(kafka_.bootstrap());
   std::vector<std::string> ids;
-  for (int n = 0; n < 60; ++n) ids.push_back(writer.write(fmt::format("v-{:02}", n % 10), "set", {{"n", std::to_string(n)}}));
+  for (int n = 0; n < 60; ++n)
+    ids.push_back(writer.write(fmt::format("v-{:02}", n % 10), "set", {{"n", std::to_string(n)}}));
   writer.flush();
   KafkaConsumerForTest events(kafka_.bootstrap(), {"evt.valves"});
   const auto outcomes = outcomes_until(events, ids.size(), 60s);
@@ -252,7 +290,8 @@ TEST_F(ActuatorFaults, AFatalActuatorProducerIsReplacedAndEveryCommandGetsItsOut
     ASSERT_EQ(outcomes.count(id), 1u) << "command " << id << " has no outcome:\n" << bridge.log();
     const auto& records = outcomes.at(id);
     repeated += records.size() - 1;
-    for (const Record& record : records) EXPECT_EQ(record.value, records.front().value) << "one outcome, repeated at most";
+    for (const Record& record : records)
+      EXPECT_EQ(record.value, records.front().value) << "one outcome, repeated at most";
     EXPECT_EQ(outcome_of(records.front())->status(), evt::OutcomeStatus::SUCCEEDED);
   }
   std::map<std::string, int> performed;
@@ -280,10 +319,12 @@ TEST_F(ActuatorFaults, ReadyzSaysWhyWhileTheLogsCannotBeReadAndRecoversOnItsOwn)
       [&] {
         const auto response = archer::faults::http_request(port, "/readyz");
         body = response ? response->body : "";
-        return response && response->status == 503 && body.find("actuator valves: cannot read its logs") != std::string::npos;
+        return response && response->status == 503 &&
+               body.find("actuator valves: cannot read its logs") != std::string::npos;
       },
       40s, 200ms))
-      << "last /readyz: " << body << "\n" << bridge.log();
+      << "last /readyz: " << body << "\n"
+      << bridge.log();
   kafka_.command("up all");
   ASSERT_TRUE(archer::testing::wait_until(
       [&] {

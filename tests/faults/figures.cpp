@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include "archer/schemas/telemetry_generated.h"
+#include "archer/testing/apache_kafka.h"
+#include "archer/testing/devkafka.h"
 #include "archer/testing/http.h"
 #include "archer/testing/wait.h"
 
@@ -34,18 +36,30 @@ double seconds_since(std::chrono::steady_clock::time_point since) {
 
 Load::Load(const std::string& mqtt_uri, LoadOptions options) : options_(options) {
   std::vector<std::string> argv{std::string(ARCHER_BIN_DIR) + "/archer-devsim",
-                                "--uri", mqtt_uri,
-                                "--devices", std::to_string(options_.devices),
-                                "--connections", std::to_string(std::min(options_.connections, options_.devices)),
-                                "--client-id-prefix", "faults-sim-",
-                                "--rate", std::to_string(options_.rate),
-                                "--duration", std::to_string(options_.seconds) + "s",
-                                "--qos", "1",
-                                "--format", "flatbuffers",
-                                "--reconnect-after", "200ms",
-                                "--seed", std::to_string(options_.seed),
-                                "--progress", "always",
-                                "--report", (dir_ / "report.json").string()};
+                                "--uri",
+                                mqtt_uri,
+                                "--devices",
+                                std::to_string(options_.devices),
+                                "--connections",
+                                std::to_string(std::min(options_.connections, options_.devices)),
+                                "--client-id-prefix",
+                                "faults-sim-",
+                                "--rate",
+                                std::to_string(options_.rate),
+                                "--duration",
+                                std::to_string(options_.seconds) + "s",
+                                "--qos",
+                                "1",
+                                "--format",
+                                "flatbuffers",
+                                "--reconnect-after",
+                                "200ms",
+                                "--seed",
+                                std::to_string(options_.seed),
+                                "--progress",
+                                "always",
+                                "--report",
+                                (dir_ / "report.json").string()};
   process_ = std::make_unique<archer::testing::Process>(
       argv, archer::testing::ProcessOptions{}.without_stdout_capture().with_stderr_file(dir_ / "devsim.log"));
 }
@@ -131,7 +145,8 @@ RssSampler::~RssSampler() {
 
 // --- /metrics -------------------------------------------------------------------------------------
 
-std::optional<HttpResponse> http_request(std::uint16_t port, const std::string& path, std::chrono::milliseconds timeout) {
+std::optional<HttpResponse> http_request(std::uint16_t port, const std::string& path,
+                                         std::chrono::milliseconds timeout) {
   auto reply = archer::testing::http_get(port, path, timeout);
   if (!reply) return std::nullopt;
   return HttpResponse{reply->status, std::move(reply->body)};
@@ -243,8 +258,10 @@ std::uint64_t Datalog::reordered() const {
   std::uint64_t count = 0;
   for (const auto& [position, reading] : firsts_) {
     auto& before = last[reading.first];
-    if (reading.second < before) ++count;
-    else before = reading.second;
+    if (reading.second < before)
+      ++count;
+    else
+      before = reading.second;
   }
   return count;
 }
@@ -320,19 +337,35 @@ void print(const Figures& figures) {
   std::cout << figures.line() << std::endl;
 }
 
-std::string telemetry_section() {
+std::string telemetry_section(const std::string& topic, const std::string& dead_letter) {
   return fmt::format(R"([[ingest]]
 name = "telemetry"
 mqtt = "devices/{{device}}/telemetry"
 qos = 1
 schema = "{}/telemetry.bfbs"
 formats = ["flatbuffers"]
-topic = "raw.telemetry"
+topic = "{}"
 key = "{{device}}"
 bind = {{ device = "device" }}
-dead_letter = "dlq.telemetry"
+dead_letter = "{}"
 )",
-                     ARCHER_SCHEMA_DIR);
+                     ARCHER_SCHEMA_DIR, topic, dead_letter);
+}
+
+void take_kafka_away(archer::testing::KafkaCluster& kafka) {
+  if (auto* apache = dynamic_cast<archer::testing::ApacheKafka*>(&kafka)) {
+    apache->stop();
+  } else {
+    dynamic_cast<archer::testing::DevKafka&>(kafka).command("down all");
+  }
+}
+
+void bring_kafka_back(archer::testing::KafkaCluster& kafka) {
+  if (auto* apache = dynamic_cast<archer::testing::ApacheKafka*>(&kafka)) {
+    apache->start();
+  } else {
+    dynamic_cast<archer::testing::DevKafka&>(kafka).command("up all");
+  }
 }
 
 }  // namespace archer::faults

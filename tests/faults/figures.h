@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "archer/testing/kafka.h"
+#include "archer/testing/kafka_cluster.h"
 #include "archer/testing/process.h"
 #include "archer/testing/temp_dir.h"
 
@@ -57,9 +58,9 @@ struct LoadReport {
 
 struct LoadOptions {
   int devices = 200;
-  int rate = 1000;      // messages/s across the fleet
-  int seconds = 20;     // how long it publishes
-  int connections = 20; // devices multiplexed over this many MQTT connections
+  int rate = 1000;       // messages/s across the fleet
+  int seconds = 20;      // how long it publishes
+  int connections = 20;  // devices multiplexed over this many MQTT connections
   int seed = 20260601;
 };
 
@@ -200,7 +201,14 @@ Figures tally(const std::string& scenario, const LoadReport& load, const Datalog
 void print(const Figures& figures);
 
 // The [[ingest]] section every scenario uses (archer-devsim's topics and payloads).
-std::string telemetry_section();
+std::string telemetry_section(const std::string& topic = "raw.telemetry",
+                              const std::string& dead_letter = "dlq.telemetry");
+
+// Every broker away, and back: archer-devkafka's brokers all down (connections refused) and up;
+// an Apache Kafka cluster's every node stopped (SIGTERM, the JVMs exit) and started again as itself
+// (returns once metadata lists every broker).
+void take_kafka_away(archer::testing::KafkaCluster& kafka);
+void bring_kafka_back(archer::testing::KafkaCluster& kafka);
 
 // Seconds since `since`.
 double seconds_since(std::chrono::steady_clock::time_point since);

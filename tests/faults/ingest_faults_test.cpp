@@ -14,11 +14,16 @@
 //   ARCHER_RSS_BOUND_MIB the RSS bound of kafka_away and kafka_slow (300)
 //   ARCHER_FATAL_AFTER   records before the injected fatal producer error (5000)
 // Waiting is on conditions with deadlines; the only fixed durations are the faults themselves.
+//
+// Kafka away and SIGTERM drain run on both brokers (FaultsOnBothBrokers): on archer-devkafka, and on
+// one Apache Kafka node shared by the program (ctest label `kafka`), where "away" is the whole
+// cluster stopped and started again. What only the mock can inject (added latency, request errors,
+// leaderless partitions, topic errors) stays on archer-devkafka.
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <limits>
 #include <iostream>
+#include <limits>
 #include <thread>
 
 #include <fmt/format.h>
@@ -31,17 +36,19 @@ namespace {
 
 using namespace std::chrono_literals;
 using archer::faults::Datalog;
+using archer::faults::env_long;
 using archer::faults::Figures;
+using archer::faults::http_head;
 using archer::faults::Load;
 using archer::faults::LoadOptions;
 using archer::faults::LoadReport;
 using archer::faults::RssSampler;
-using archer::faults::env_long;
-using archer::faults::http_head;
 using archer::faults::scrape;
 using archer::testing::Bridge;
 using archer::testing::DevKafka;
 using archer::testing::DevKafkaOptions;
+using archer::testing::KafkaCluster;
+using archer::testing::KafkaKind;
 using archer::testing::Mosquitto;
 using archer::testing::wait_until;
 
@@ -87,6 +94,16 @@ void wait_for_acks(const Load& load, std::uint64_t count, std::chrono::seconds t
       << load.log();
 }
 
+// Reads the datalog until every acknowledged reading is there (or the deadline) and counts.
+Figures finish_figures(const std::string& scenario, const LoadReport& report, const LoadOptions& o, Datalog& datalog,
+                       const RssSampler& rss, Clock::time_point started, std::uint64_t expected_missing = 0) {
+  datalog.collect(report.acked > expected_missing ? report.acked - expected_missing : 0, collect_timeout(o));
+  Figures figures = archer::faults::tally(scenario, report, datalog, rss.max_kib(), started);
+  figures.with("rate", std::to_string(o.rate)).with("devices", std::to_string(o.devices));
+  if (figures.gaps > 0) std::cout << "GAPS " << scenario << " " << datalog.describe_gaps() << std::endl;
+  return figures;
+}
+
 class Faults : public ::testing::Test {
  protected:
   Mosquitto mqtt_;
@@ -97,14 +114,15 @@ class Faults : public ::testing::Test {
 
   // archer-bridge with a 1 MiB spool, `on_full` as given and /metrics on `port`, started and serving.
   std::unique_ptr<Bridge> start_with_small_spool(std::string_view on_full, std::uint16_t port) {
-    auto bridge = std::make_unique<Bridge>(
-        mqtt_.uri(), kafka_.bootstrap(),
-        http_head(port, fmt::format("max_size = \"1MiB\"\non_full = \"{}\"", on_full)) +
-            archer::faults::telemetry_section());
+    auto bridge =
+        std::make_unique<Bridge>(mqtt_.uri(), kafka_.bootstrap(),
+                                 http_head(port, fmt::format("max_size = \"1MiB\"\non_full = \"{}\"", on_full)) +
+                                     archer::faults::telemetry_section());
     bridge->start();
     rss_.watch(bridge->process()->pid());
     EXPECT_TRUE(wait_until([&] { return scrape(port, "archer_spool_appended_total").has_value(); }, 10s, 50ms))
-        << "no spool metrics on /metrics port " << port << ":\n" << bridge->log();
+        << "no spool metrics on /metrics port " << port << ":\n"
+        << bridge->log();
     return bridge;
   }
 
@@ -112,41 +130,85 @@ class Faults : public ::testing::Test {
   // returns the figures.
   Figures finish(const std::string& scenario, const LoadReport& report, const LoadOptions& o,
                  std::uint64_t expected_missing = 0) {
-    datalog_.collect(report.acked > expected_missing ? report.acked - expected_missing : 0, collect_timeout(o));
-    Figures figures = archer::faults::tally(scenario, report, datalog_, rss_.max_kib(), started_);
-    figures.with("rate", std::to_string(o.rate)).with("devices", std::to_string(o.devices));
-    if (figures.gaps > 0) std::cout << "GAPS " << scenario << " " << datalog_.describe_gaps() << std::endl;
-    return figures;
+    return finish_figures(scenario, report, o, datalog_, rss_, started_, expected_missing);
   }
 };
 
+// The scenarios that make sense on a real cluster: on archer-devkafka and on Apache Kafka (one
+// cluster per program), each test with its own topics and gateway id.
+class FaultsOnBothBrokers : public ::testing::TestWithParam<KafkaKind> {
+ protected:
+  void SetUp() override {
+    if (std::string why; !archer::testing::kafka_available(GetParam(), why)) GTEST_SKIP() << why;
+    kafka_ = &archer::testing::shared_kafka(GetParam());
+    raw_ = archer::testing::create_unique_topic(*kafka_, "raw.telemetry", 6);
+    dead_letters_ = archer::testing::create_unique_topic(*kafka_, "dlq.telemetry", 3);
+    datalog_ = std::make_unique<Datalog>(kafka_->bootstrap(), raw_);
+    started_ = Clock::now();
+  }
+  std::unique_ptr<Bridge> bridge() {
+    return std::make_unique<Bridge>(mqtt_.uri(), kafka_->bootstrap(),
+                                    archer::faults::telemetry_section(raw_, dead_letters_), "archer-test-gw", "",
+                                    gateway_);
+  }
+  // The scenario's name in FIGURES: "kafka_away" on archer-devkafka, "kafka_away_apache" on Apache Kafka.
+  std::string scenario(const std::string& name) const {
+    return GetParam() == KafkaKind::apache ? name + "_apache" : name;
+  }
+  Figures finish(const std::string& name, const LoadReport& report, const LoadOptions& o) {
+    return finish_figures(scenario(name), report, o, *datalog_, rss_, started_);
+  }
+
+  Mosquitto mqtt_;
+  KafkaCluster* kafka_ = nullptr;
+  std::string raw_;
+  std::string dead_letters_;
+  const std::string gateway_ = archer::testing::unique_name("gw");
+  std::unique_ptr<Datalog> datalog_;  // reads the raw datalog from the start of the run
+  Clock::time_point started_ = Clock::now();
+  RssSampler rss_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Brokers, FaultsOnBothBrokers, ::testing::ValuesIn(archer::testing::all_kafka_kinds()),
+                         archer::testing::kafka_kind_name);
+
 // 1. Every broker away under load: the spool holds the backlog; after recovery everything arrives
-// in per-device order, and the bridge's memory stays bounded.
-TEST_F(Faults, KafkaAway) {
+// in per-device order, and the bridge's memory stays bounded. On Apache Kafka the whole cluster is
+// stopped (SIGTERM) and started again; stopping and starting take time of their own (stop_s=,
+// start_s=), the load runs through them.
+TEST_P(FaultsOnBothBrokers, KafkaAway) {
   const LoadOptions o = load_options(2000, static_cast<int>(env_long("ARCHER_KAFKA_AWAY_SECONDS", 20)) + 10);
   const auto away = std::chrono::seconds(env_long("ARCHER_KAFKA_AWAY_SECONDS", 20));
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), archer::faults::telemetry_section());
+  auto bridge_ = bridge();
+  Bridge& bridge = *bridge_;
   bridge.start();
   rss_.watch(bridge.process()->pid());
   Load load(mqtt_.uri(), o);
   wait_for_acks(load, static_cast<std::uint64_t>(o.rate) * 2);
 
-  kafka_.command("down all");
+  const auto down_at = Clock::now();
+  archer::faults::take_kafka_away(*kafka_);
+  const double stop_s = archer::faults::seconds_since(down_at);
   const std::uint64_t acked_at_down = load.acked_so_far();
   hold(away);
   const std::uint64_t acked_while_away = load.acked_so_far() - acked_at_down;
   const std::uint64_t rss_while_away = rss_.max_kib();
-  kafka_.command("up all");
+  const auto up_at = Clock::now();
+  archer::faults::bring_kafka_back(*kafka_);
+  const double start_s = archer::faults::seconds_since(up_at);
 
   const LoadReport report = load.finish();
   ASSERT_TRUE(report.ok);
   Figures f = finish("kafka_away", report, o);
   f.with("away_s", std::to_string(away.count()))
+      .with("stop_s", fmt::format("{:.1f}", stop_s))
+      .with("start_s", fmt::format("{:.1f}", start_s))
       .with("acked_while_away", std::to_string(acked_while_away))
       .with("max_rss_kib_while_away", std::to_string(rss_while_away));
   archer::faults::print(f);
 
-  EXPECT_GT(acked_while_away, static_cast<std::uint64_t>(o.rate) * away.count() / 2) << "the load did not run during the outage";
+  EXPECT_GT(acked_while_away, static_cast<std::uint64_t>(o.rate) * away.count() / 2)
+      << "the load did not run during the outage";
   EXPECT_EQ(f.lost, 0u) << bridge.log();
   EXPECT_EQ(f.reordered, 0u);
   EXPECT_LT(f.max_rss_kib, rss_bound_kib()) << "archer-bridge's RSS went beyond the bound";
@@ -212,9 +274,10 @@ TEST_F(Faults, MosquittoRestart) {
 
 // 4. SIGTERM under load: exit 0 within the drain timeout; started again, nothing is lost (what
 // arrived meanwhile waited in Mosquitto for the persistent session).
-TEST_F(Faults, Sigterm) {
+TEST_P(FaultsOnBothBrokers, Sigterm) {
   const LoadOptions o = load_options(1000, 20);
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), archer::faults::telemetry_section());
+  auto bridge_ = bridge();
+  Bridge& bridge = *bridge_;
   bridge.start();
   rss_.watch(bridge.process()->pid());
   Load load(mqtt_.uri(), o);
@@ -249,8 +312,10 @@ TEST_F(Faults, Kill9) {
   rss_.watch(bridge.process()->pid());
   Load load(mqtt_.uri(), o);
   // Spread the kills over the run: one after every `step` newly acknowledged readings.
-  const std::uint64_t step = std::max<std::uint64_t>(
-      static_cast<std::uint64_t>(o.rate) * static_cast<std::uint64_t>(o.seconds) / static_cast<std::uint64_t>(kills + 2), 500);
+  const std::uint64_t step =
+      std::max<std::uint64_t>(static_cast<std::uint64_t>(o.rate) * static_cast<std::uint64_t>(o.seconds) /
+                                  static_cast<std::uint64_t>(kills + 2),
+                              500);
   for (long round = 0; round < kills; ++round) {
     wait_for_acks(load, step);
     bridge.kill9();
@@ -318,7 +383,8 @@ TEST_F(Faults, SpoolFullBackpressure) {
   kafka_.command("up all");
   const auto up_at = Clock::now();
   EXPECT_TRUE(wait_until([&] { return scrape(port, intake).value_or(0) > intake_at_up + 100; }, 30s, 100ms))
-      << "MQTT intake did not resume after Kafka came back:\n" << bridge.log();
+      << "MQTT intake did not resume after Kafka came back:\n"
+      << bridge.log();
   const double resumed_after_s = archer::faults::seconds_since(up_at);
 
   const LoadReport report = load.finish();
@@ -351,7 +417,8 @@ TEST_F(Faults, SigtermWithTheSpoolFullAndKafkaAway) {
   wait_for_acks(load, static_cast<std::uint64_t>(o.rate));
   kafka_.command("down all");
   ASSERT_TRUE(wait_until([&] { return scrape(port, "archer_spool_full_total").value_or(0) > 0; }, 30s, 100ms))
-      << "the spool never filled:\n" << bridge.log();
+      << "the spool never filled:\n"
+      << bridge.log();
 
   const auto term_at = Clock::now();
   const int code = bridge.stop(45s);  // 30 s of drain at most, plus the MQTT and actuator steps
@@ -390,8 +457,9 @@ TEST_F(Faults, SpoolFullDropOldest) {
   ASSERT_TRUE(report.ok);
   // Drops happen only while the spool is full (Kafka away); read the count once the backlog is out.
   double dropped = scrape(port, "archer_spool_dropped_total").value_or(-1);
-  datalog_.collect(report.acked - std::min<std::uint64_t>(report.acked, static_cast<std::uint64_t>(std::max(dropped, 0.0))),
-                   collect_timeout(o));
+  datalog_.collect(
+      report.acked - std::min<std::uint64_t>(report.acked, static_cast<std::uint64_t>(std::max(dropped, 0.0))),
+      collect_timeout(o));
   dropped = scrape(port, "archer_spool_dropped_total").value_or(-1);
   Figures f = archer::faults::tally("spool_full_drop_oldest", report, datalog_, rss_.max_kib(), started_);
   f.with("rate", std::to_string(o.rate))
@@ -400,7 +468,8 @@ TEST_F(Faults, SpoolFullDropOldest) {
   archer::faults::print(f);
 
   EXPECT_GT(dropped, 0) << "nothing was dropped: the scenario did not fill the spool";
-  EXPECT_EQ(static_cast<double>(f.lost), dropped) << "missing readings differ from the bridge's drop count\n" << bridge.log();
+  EXPECT_EQ(static_cast<double>(f.lost), dropped) << "missing readings differ from the bridge's drop count\n"
+                                                  << bridge.log();
   EXPECT_EQ(f.reordered, 0u);
   EXPECT_NE(bridge.log().find("drop"), std::string::npos) << "drops are logged";
   EXPECT_EQ(bridge.stop(), 0);
@@ -424,15 +493,18 @@ TEST_F(Faults, FatalProducerError) {
           .with_env("ARCHER_LOG_TIMESTAMPS=1")
           .with_env("ARCHER_TEST_FATAL_PRODUCER_AFTER=" + std::to_string(after)));
   auto log = [&] { return archer::testing::read_file(log_file); };
-  ASSERT_TRUE(wait_until([&] { return log().find("subscribed to") != std::string::npos || !bridge.running(); }, 20s, 20ms) &&
-              bridge.running())
-      << "archer-bridge did not become ready:\n" << log();
+  ASSERT_TRUE(
+      wait_until([&] { return log().find("subscribed to") != std::string::npos || !bridge.running(); }, 20s, 20ms) &&
+      bridge.running())
+      << "archer-bridge did not become ready:\n"
+      << log();
   rss_.watch(bridge.pid());
   Load load(mqtt_.uri(), o);
   const bool fired = wait_until([&] { return log().find("fatal producer error") != std::string::npos; },
                                 std::chrono::seconds(o.seconds + 10), 50ms);
-  EXPECT_TRUE(fired) << "the injected fatal error was not logged (is the ARCHER_TEST_FATAL_PRODUCER_AFTER hook there?):\n"
-                     << log();
+  EXPECT_TRUE(fired)
+      << "the injected fatal error was not logged (is the ARCHER_TEST_FATAL_PRODUCER_AFTER hook there?):\n"
+      << log();
 
   const LoadReport report = load.finish();
   ASSERT_TRUE(report.ok);

@@ -1,5 +1,7 @@
 // The actuator gateway end to end: commands in a real archer-devkafka, the real archer-bridge,
-// devices on a real Mosquitto answering per the contract's device protocol.
+// devices on a real Mosquitto answering per the contract's device protocol. The round trip, kill -9
+// recovery and replay run on both brokers: the `apache` instances on one Apache Kafka node shared by
+// the program, each test with its own topics and gateway id (ctest label `kafka`).
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -27,7 +29,9 @@ using archer::testing::Bridge;
 using archer::testing::CommandWriter;
 using archer::testing::DevKafka;
 using archer::testing::DevKafkaOptions;
+using archer::testing::KafkaCluster;
 using archer::testing::KafkaConsumerForTest;
+using archer::testing::KafkaKind;
 using archer::testing::Mosquitto;
 using archer::testing::Record;
 using archer::testing::TestDevices;
@@ -35,17 +39,28 @@ namespace cmd = archer::command;
 namespace evt = archer::event;
 namespace trx = archer::transaction;
 
-std::string valves_section(std::string_view timeout = "2s", int retries = 2, std::string_view snapshot_interval = "10s") {
+// An [[actuator]] section's topics.
+struct ValveTopics {
+  std::string commands = "cmd.valves";
+  std::string transactions = "tx.valves";
+  std::string events = "evt.valves";
+  std::string dead_letter = "dlq.valves";
+};
+
+std::string valves_section(std::string_view timeout = "2s", int retries = 2, std::string_view snapshot_interval = "10s",
+                           const ValveTopics& topics = {}) {
   return fmt::format(R"([[actuator]]
 name = "valves"
-commands = "cmd.valves"
-transactions = "tx.valves"
-events = "evt.valves"
+commands = "{}"
+transactions = "{}"
+events = "{}"
+dead_letter = "{}"
 timeout = "{}"
 retries = {}
 snapshot_interval = "{}"
 )",
-                     timeout, retries, snapshot_interval);
+                     topics.commands, topics.transactions, topics.events, topics.dead_letter, timeout, retries,
+                     snapshot_interval);
 }
 
 // From the last "ready in" line of the gateway's log: how many transaction and event records the
@@ -85,11 +100,42 @@ class ActuatorTest : public ::testing::Test {
   Mosquitto mqtt_;
 };
 
-TEST_F(ActuatorTest, TwoHundredCommandsToTwentyDevicesSucceedInOrderWithEveryStepLogged) {
+// On archer-devkafka and on Apache Kafka (one cluster per program): topics and gateway id per test.
+class ActuatorOnBothBrokers : public ::testing::TestWithParam<KafkaKind> {
+ protected:
+  void SetUp() override {
+    if (std::string why; !archer::testing::kafka_available(GetParam(), why)) GTEST_SKIP() << why;
+    kafka_ = &archer::testing::shared_kafka(GetParam());
+    topics_.commands = archer::testing::create_unique_topic(*kafka_, "cmd.valves", 4);
+    topics_.transactions = archer::testing::create_unique_topic(*kafka_, "tx.valves", 4);
+    topics_.events = archer::testing::create_unique_topic(*kafka_, "evt.valves", 4);
+    topics_.dead_letter = archer::testing::create_unique_topic(*kafka_, "dlq.valves", 1);
+    kafka_->create_topic(topics_.events + ".replay", 4);
+  }
+  std::string bootstrap() const { return kafka_->bootstrap(); }
+  std::string section(std::string_view timeout = "2s", int retries = 2,
+                      std::string_view snapshot_interval = "10s") const {
+    return valves_section(timeout, retries, snapshot_interval, topics_);
+  }
+  std::unique_ptr<Bridge> bridge(const std::string& sections) {
+    return std::make_unique<Bridge>(mqtt_.uri(), bootstrap(), sections, "archer-test-gw", "", gateway_);
+  }
+
+  Mosquitto mqtt_;
+  KafkaCluster* kafka_ = nullptr;
+  ValveTopics topics_;
+  const std::string gateway_ = archer::testing::unique_name("gw");
+};
+
+INSTANTIATE_TEST_SUITE_P(Brokers, ActuatorOnBothBrokers, ::testing::ValuesIn(archer::testing::all_kafka_kinds()),
+                         archer::testing::kafka_kind_name);
+
+TEST_P(ActuatorOnBothBrokers, TwoHundredCommandsToTwentyDevicesSucceedInOrderWithEveryStepLogged) {
   TestDevices devices(mqtt_.uri());
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section());
+  auto bridge_ = bridge(section());
+  Bridge& bridge = *bridge_;
   bridge.start();
-  CommandWriter writer(kafka_.bootstrap());
+  CommandWriter writer(bootstrap(), topics_.commands);
   std::map<std::string, std::vector<std::string>> sent;  // device -> "n" args in order
   std::vector<std::string> ids;
   for (int n = 0; n < 200; ++n) {
@@ -99,7 +145,7 @@ TEST_F(ActuatorTest, TwoHundredCommandsToTwentyDevicesSucceedInOrderWithEverySte
   }
   writer.flush();
 
-  KafkaConsumerForTest events(kafka_.bootstrap(), {"evt.valves"});
+  KafkaConsumerForTest events(bootstrap(), {topics_.events});
   const auto outcomes = events.consume_until(200, 90s);
   ASSERT_EQ(outcomes.size(), 200u) << bridge.log();
   const auto outcome = by_command(outcomes);
@@ -116,7 +162,7 @@ TEST_F(ActuatorTest, TwoHundredCommandsToTwentyDevicesSucceedInOrderWithEverySte
     EXPECT_EQ(performed, numbers) << device << " performed other commands, or in another order";
   }
 
-  KafkaConsumerForTest transactions(kafka_.bootstrap(), {"tx.valves"});
+  KafkaConsumerForTest transactions(bootstrap(), {topics_.transactions});
   const auto records = transactions.consume_until(800, 30s);
   ASSERT_EQ(records.size(), 800u);
   std::map<std::string, std::vector<std::pair<std::int64_t, const trx::Transaction*>>> steps;  // by command
@@ -133,7 +179,8 @@ TEST_F(ActuatorTest, TwoHundredCommandsToTwentyDevicesSucceedInOrderWithEverySte
       phases.push_back(t->phase());
       interactions.insert(t->interaction_id()->str());
     }
-    EXPECT_EQ(phases, (std::vector<trx::Phase>{trx::Phase::OPENED, trx::Phase::SENT, trx::Phase::RESPONDED, trx::Phase::CLOSED}))
+    EXPECT_EQ(phases, (std::vector<trx::Phase>{trx::Phase::OPENED, trx::Phase::SENT, trx::Phase::RESPONDED,
+                                               trx::Phase::CLOSED}))
         << command;
     EXPECT_EQ(interactions.size(), 1u) << command;
   }
@@ -186,9 +233,10 @@ TEST_F(ActuatorTest, RejectTimeoutExpiredAndDuplicateEachGiveTheirOutcome) {
   EXPECT_EQ(steps[silent][steps[silent].size() - 2].first, trx::Phase::TIMED_OUT);
   const auto& twice_steps = steps[twice];
   ASSERT_EQ(twice_steps.size(), 5u);
-  EXPECT_EQ(std::count_if(twice_steps.begin(), twice_steps.end(),
-                          [](const auto& step) { return step.first == trx::Phase::RESPONDED && step.second == "duplicate"; }),
-            1);
+  EXPECT_EQ(
+      std::count_if(twice_steps.begin(), twice_steps.end(),
+                    [](const auto& step) { return step.first == trx::Phase::RESPONDED && step.second == "duplicate"; }),
+      1);
   EXPECT_EQ(steps.count(expired), 0u) << "no exchange is opened for an expired command";
   EXPECT_EQ(bridge.stop(), 0);
 }
@@ -224,7 +272,9 @@ TEST_F(ActuatorTest, AnOfflineDeviceIsWaitedForUntilItComesOnline) {
   Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section("300ms", 1));
   bridge.start();
   CommandWriter writer(kafka_.bootstrap());
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   const std::string sleepy = writer.write("v-sleepy", "open", {}, now + 60'000);
   const std::string gone = writer.write("v-gone", "open", {}, now + 1'500);
   writer.flush();
@@ -267,17 +317,18 @@ TEST_F(ActuatorTest, TraceContextTravelsToTheDeviceAndBack) {
   EXPECT_EQ(bridge.stop(), 0);
 }
 
-TEST_F(ActuatorTest, ReplayAnswersFromTheLogSendsNothingAndIsDeterministic) {
-  CommandWriter writer(kafka_.bootstrap());
+TEST_P(ActuatorOnBothBrokers, ReplayAnswersFromTheLogSendsNothingAndIsDeterministic) {
+  CommandWriter writer(bootstrap(), topics_.commands);
   std::vector<std::string> executed;
   {
     TestDevices devices(mqtt_.uri());
     devices.set_mode("v-002", TestDevices::Mode::reject);
-    Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section());
+    auto bridge_ = bridge(section());
+    Bridge& bridge = *bridge_;
     bridge.start();
     for (int n = 0; n < 30; ++n) executed.push_back(writer.write(fmt::format("v-{:03}", n % 5), "open"));
     writer.flush();
-    KafkaConsumerForTest events(kafka_.bootstrap(), {"evt.valves"});
+    KafkaConsumerForTest events(bootstrap(), {topics_.events});
     ASSERT_EQ(events.consume_until(30, 60s).size(), 30u) << bridge.log();
     ASSERT_EQ(bridge.stop(), 0);
   }
@@ -286,7 +337,8 @@ TEST_F(ActuatorTest, ReplayAnswersFromTheLogSendsNothingAndIsDeterministic) {
 
   archer::testing::MqttClient spy(mqtt_.uri(), "spy");
   spy.subscribe("devices/+/commands");
-  Bridge replayer(mqtt_.uri(), kafka_.bootstrap(), valves_section());
+  auto replayer_ = bridge(section());
+  Bridge& replayer = *replayer_;
   auto run_replay = [&] {
     archer::testing::Process replay({std::string(ARCHER_BIN_DIR) + "/archer-bridge", "--config",
                                      replayer.config_file().string(), "--replay", "--from-beginning"},
@@ -294,15 +346,17 @@ TEST_F(ActuatorTest, ReplayAnswersFromTheLogSendsNothingAndIsDeterministic) {
     EXPECT_EQ(replay.wait_exit(60s), 0);
   };
   run_replay();
-  KafkaConsumerForTest originals(kafka_.bootstrap(), {"evt.valves"});
+  KafkaConsumerForTest originals(bootstrap(), {topics_.events});
   std::map<std::string, std::string> original;
-  for (const Record& record : originals.consume_until(30, 30s)) original[outcome_of(record)->command_id()->str()] = record.value;
-  KafkaConsumerForTest replayed(kafka_.bootstrap(), {"evt.valves.replay"});
+  for (const Record& record : originals.consume_until(30, 30s))
+    original[outcome_of(record)->command_id()->str()] = record.value;
+  KafkaConsumerForTest replayed(bootstrap(), {topics_.events + ".replay"});
   const auto first = replayed.consume_until(31, 30s);
   ASSERT_EQ(first.size(), 31u);
   std::map<std::string, std::string> first_values;
   for (const Record& record : first) first_values[outcome_of(record)->command_id()->str()] = record.value;
-  for (const std::string& id : executed) EXPECT_EQ(first_values.at(id), original.at(id)) << "replayed outcome differs: " << id;
+  for (const std::string& id : executed)
+    EXPECT_EQ(first_values.at(id), original.at(id)) << "replayed outcome differs: " << id;
   EXPECT_EQ(by_command(first).at(never_run)->status(), evt::OutcomeStatus::NOT_EXECUTED);
 
   run_replay();
@@ -330,12 +384,16 @@ TEST_F(ActuatorTest, ARestartReadsTheSnapshotAndOnlyTheLogsAfterIt) {
   KafkaConsumerForTest snapshots(kafka_.bootstrap(), {"snapshot.gw-test"});
   EXPECT_FALSE(snapshots.consume_until(1, 10s).empty()) << "no snapshot was written";
   bridge.start();
-  ASSERT_TRUE(archer::testing::wait_until([&] { return records_read_at_last_start(bridge.log()).has_value() &&
-                                                       bridge.log().rfind("ready in") > bridge.log().rfind("starting"); },
-                                          20s, 50ms))
+  ASSERT_TRUE(archer::testing::wait_until(
+      [&] {
+        return records_read_at_last_start(bridge.log()).has_value() &&
+               bridge.log().rfind("ready in") > bridge.log().rfind("starting");
+      },
+      20s, 50ms))
       << bridge.log();
   EXPECT_EQ(records_read_at_last_start(bridge.log()), 0u)
-      << "the start read the logs (400 transaction records) instead of the snapshot:\n" << bridge.log();
+      << "the start read the logs (400 transaction records) instead of the snapshot:\n"
+      << bridge.log();
   for (int n = 100; n < 120; ++n) writer.write(fmt::format("v-{:02}", n % 10), "set", {{"n", std::to_string(n)}});
   writer.flush();
   ASSERT_EQ(events.consume_until(20, 60s).size(), 20u) << bridge.log();
@@ -346,17 +404,19 @@ TEST_F(ActuatorTest, ARestartReadsTheSnapshotAndOnlyTheLogsAfterIt) {
   EXPECT_EQ(bridge.stop(), 0);
 }
 
-TEST_F(ActuatorTest, KilledAtRandomMomentsEveryCommandGetsOneOutcomeAndActsAtMostOnce) {
+TEST_P(ActuatorOnBothBrokers, KilledAtRandomMomentsEveryCommandGetsOneOutcomeAndActsAtMostOnce) {
   TestDevices devices(mqtt_.uri());
   // Snapshots every 300 ms: restarts recover from a snapshot plus the logs after it.
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section("1s", 3, "300ms"));
+  auto bridge_ = bridge(section("1s", 3, "300ms"));
+  Bridge& bridge = *bridge_;
   bridge.start();
-  CommandWriter writer(kafka_.bootstrap());
+  CommandWriter writer(bootstrap(), topics_.commands);
   std::vector<std::string> ids;
-  for (int n = 0; n < 300; ++n) ids.push_back(writer.write(fmt::format("v-{:02}", n % 30), "set", {{"n", std::to_string(n)}}));
+  for (int n = 0; n < 300; ++n)
+    ids.push_back(writer.write(fmt::format("v-{:02}", n % 30), "set", {{"n", std::to_string(n)}}));
   writer.flush();
 
-  KafkaConsumerForTest events(kafka_.bootstrap(), {"evt.valves"});
+  KafkaConsumerForTest events(bootstrap(), {topics_.events});
   std::vector<Record> outcomes;
   std::mt19937 random(20261127);
   for (int kill = 0; kill < 5; ++kill) {

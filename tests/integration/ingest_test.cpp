@@ -1,5 +1,7 @@
 // The data ingestor end to end: a real Mosquitto, a real archer-devkafka, the real archer-bridge
-// binary, real MQTT and Kafka clients.
+// binary, real MQTT and Kafka clients. The scenarios that make sense on a real cluster (exactly once
+// in order, dead letters, redrive) run on both brokers: the `apache` instances on one Apache Kafka
+// node shared by the program, each test with its own topics and gateway id (ctest label `kafka`).
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -23,25 +25,28 @@ using namespace std::chrono_literals;
 using archer::testing::Bridge;
 using archer::testing::DevKafka;
 using archer::testing::DevKafkaOptions;
+using archer::testing::KafkaCluster;
 using archer::testing::KafkaConsumerForTest;
+using archer::testing::KafkaKind;
 using archer::testing::Mosquitto;
 using archer::testing::MqttClient;
 using archer::testing::Record;
 
-std::string telemetry_section(std::string_view max_payload = "4KiB") {
+std::string telemetry_section(std::string_view max_payload = "4KiB", std::string_view topic = "raw.telemetry",
+                              std::string_view dead_letter = "dlq.telemetry") {
   return fmt::format(R"([[ingest]]
 name = "telemetry"
 mqtt = "devices/{{device}}/telemetry"
 qos = 1
 schema = "{}/telemetry.bfbs"
 formats = ["flatbuffers", "json"]
-topic = "raw.telemetry"
+topic = "{}"
 key = "{{device}}"
 bind = {{ device = "device" }}
 max_payload = "{}"
-dead_letter = "dlq.telemetry"
+dead_letter = "{}"
 )",
-                     ARCHER_SCHEMA_DIR, max_payload);
+                     ARCHER_SCHEMA_DIR, topic, max_payload, dead_letter);
 }
 
 // A binary Telemetry root of one of the three kinds, chosen by `kind`.
@@ -56,7 +61,8 @@ std::string binary_reading(const std::string& device, std::uint64_t seq, int kin
       type = t::Reading::EnvironmentReading;
       break;
     case 1:
-      reading = t::CreateValveReadingDirect(b, device.c_str(), seq, 0, 0, 40.0f, 40.0f, t::ValveState::OPEN, 3.5f).Union();
+      reading =
+          t::CreateValveReadingDirect(b, device.c_str(), seq, 0, 0, 40.0f, 40.0f, t::ValveState::OPEN, 3.5f).Union();
       type = t::Reading::ValveReading;
       break;
     default:
@@ -71,11 +77,17 @@ std::string binary_reading(const std::string& device, std::uint64_t seq, int kin
 std::string json_reading(const std::string& device, std::uint64_t seq, int kind) {
   switch (kind % 3) {
     case 0:
-      return fmt::format(R"({{"device":"{0}","seq":{1},"reading_type":"EnvironmentReading","reading":{{"device":"{0}","seq":{1},"temperature_c":20.5,"humidity_pct":35.0,"co2_ppm":500}}}})", device, seq);
+      return fmt::format(
+          R"({{"device":"{0}","seq":{1},"reading_type":"EnvironmentReading","reading":{{"device":"{0}","seq":{1},"temperature_c":20.5,"humidity_pct":35.0,"co2_ppm":500}}}})",
+          device, seq);
     case 1:
-      return fmt::format(R"({{"device":"{0}","seq":{1},"reading_type":"ValveReading","reading":{{"device":"{0}","seq":{1},"position_pct":10.0,"state":"OPENING"}}}})", device, seq);
+      return fmt::format(
+          R"({{"device":"{0}","seq":{1},"reading_type":"ValveReading","reading":{{"device":"{0}","seq":{1},"position_pct":10.0,"state":"OPENING"}}}})",
+          device, seq);
     default:
-      return fmt::format(R"({{"device":"{0}","seq":{1},"reading_type":"MeterReading","reading":{{"device":"{0}","seq":{1},"energy_wh":99.5,"power_w":12.0}}}})", device, seq);
+      return fmt::format(
+          R"({{"device":"{0}","seq":{1},"reading_type":"MeterReading","reading":{{"device":"{0}","seq":{1},"energy_wh":99.5,"power_w":12.0}}}})",
+          device, seq);
   }
 }
 
@@ -94,16 +106,17 @@ void compile_pump_schema(const archer::testing::TempDir& dir, bool with_rpm) {
   ASSERT_EQ(flatc.wait_exit(30s), 0);
 }
 
-std::string pump_section(const std::filesystem::path& schema) {
+std::string pump_section(const std::filesystem::path& schema, std::string_view topic = "raw.pumps",
+                         std::string_view dead_letter = "dlq.pumps") {
   return fmt::format(R"([[ingest]]
 name = "pumps"
 mqtt = "pumps/{{device}}/data"
 schema = "{}"
 formats = ["json"]
-topic = "raw.pumps"
-dead_letter = "dlq.pumps"
+topic = "{}"
+dead_letter = "{}"
 )",
-                     schema.string());
+                     schema.string(), topic, dead_letter);
 }
 
 class IngestTest : public ::testing::Test {
@@ -112,8 +125,33 @@ class IngestTest : public ::testing::Test {
   DevKafka kafka_{DevKafkaOptions().with_topic("raw.telemetry:6").with_topic("dlq.telemetry:3")};
 };
 
-TEST_F(IngestTest, TenThousandMixedReadingsArriveExactlyOnceInPerDeviceOrder) {
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), telemetry_section());
+// On archer-devkafka and on Apache Kafka (one cluster per program): topics and gateway id per test.
+class IngestOnBothBrokers : public ::testing::TestWithParam<KafkaKind> {
+ protected:
+  void SetUp() override {
+    if (std::string why; !archer::testing::kafka_available(GetParam(), why)) GTEST_SKIP() << why;
+    kafka_ = &archer::testing::shared_kafka(GetParam());
+    raw_ = archer::testing::create_unique_topic(*kafka_, "raw.telemetry", 6);
+    dead_letters_ = archer::testing::create_unique_topic(*kafka_, "dlq.telemetry", 3);
+  }
+  std::string bootstrap() const { return kafka_->bootstrap(); }
+  std::unique_ptr<Bridge> bridge(const std::string& sections) {
+    return std::make_unique<Bridge>(mqtt_.uri(), bootstrap(), sections, "archer-test-gw", "", gateway_);
+  }
+
+  Mosquitto mqtt_;
+  KafkaCluster* kafka_ = nullptr;
+  std::string raw_;
+  std::string dead_letters_;
+  const std::string gateway_ = archer::testing::unique_name("gw");
+};
+
+INSTANTIATE_TEST_SUITE_P(Brokers, IngestOnBothBrokers, ::testing::ValuesIn(archer::testing::all_kafka_kinds()),
+                         archer::testing::kafka_kind_name);
+
+TEST_P(IngestOnBothBrokers, TenThousandMixedReadingsArriveExactlyOnceInPerDeviceOrder) {
+  auto bridge_ = bridge(telemetry_section("4KiB", raw_, dead_letters_));
+  Bridge& bridge = *bridge_;
   bridge.start();
   constexpr int kDevices = 100;
   constexpr int kReadings = 100;
@@ -130,7 +168,7 @@ TEST_F(IngestTest, TenThousandMixedReadingsArriveExactlyOnceInPerDeviceOrder) {
     publisher.wait_all();
   }
 
-  KafkaConsumerForTest consumer(kafka_.bootstrap(), {"raw.telemetry"});
+  KafkaConsumerForTest consumer(bootstrap(), {raw_});
   std::vector<Record> records = consumer.consume_until(kDevices * kReadings, 120s);
   ASSERT_EQ(records.size(), static_cast<std::size_t>(kDevices * kReadings)) << bridge.log();
   // Nothing beyond: a duplicate would be produced right behind the originals.
@@ -148,7 +186,7 @@ TEST_F(IngestTest, TenThousandMixedReadingsArriveExactlyOnceInPerDeviceOrder) {
     auto [it, inserted] = partition_of.emplace(device, record.partition);
     EXPECT_EQ(it->second, record.partition) << device << " is spread over partitions";
     by_position[{record.partition, record.offset}] = {device, reading->seq()};
-    EXPECT_EQ(record.headers.at("archer-gateway"), "gw-test");
+    EXPECT_EQ(record.headers.at("archer-gateway"), gateway_);
     EXPECT_EQ(record.headers.at("archer-source"), "devices/" + device + "/telemetry");
     EXPECT_EQ(record.headers.at("archer-schema").rfind("telemetry@", 0), 0u) << record.headers.at("archer-schema");
     EXPECT_EQ(record.headers.at("archer-id").size(), 36u);
@@ -171,8 +209,9 @@ TEST_F(IngestTest, TenThousandMixedReadingsArriveExactlyOnceInPerDeviceOrder) {
   EXPECT_EQ(bridge.stop(), 0);
 }
 
-TEST_F(IngestTest, EveryRejectionReasonLandsInTheDeadLetterTopicWithTheOriginalBytes) {
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), telemetry_section());
+TEST_P(IngestOnBothBrokers, EveryRejectionReasonLandsInTheDeadLetterTopicWithTheOriginalBytes) {
+  auto bridge_ = bridge(telemetry_section("4KiB", raw_, dead_letters_));
+  Bridge& bridge = *bridge_;
   bridge.start();
 
   flatbuffers::FlatBufferBuilder other;
@@ -204,7 +243,7 @@ TEST_F(IngestTest, EveryRejectionReasonLandsInTheDeadLetterTopicWithTheOriginalB
     publisher.wait_all();
   }
 
-  KafkaConsumerForTest dead_letters(kafka_.bootstrap(), {"dlq.telemetry"});
+  KafkaConsumerForTest dead_letters(bootstrap(), {dead_letters_});
   std::vector<Record> rejected = dead_letters.consume_until(cases.size(), 60s);
   ASSERT_EQ(rejected.size(), cases.size()) << bridge.log();
   std::multiset<std::pair<std::string, std::string>> expected;
@@ -220,7 +259,7 @@ TEST_F(IngestTest, EveryRejectionReasonLandsInTheDeadLetterTopicWithTheOriginalB
   }
   EXPECT_EQ(got, expected);
 
-  KafkaConsumerForTest raw(kafka_.bootstrap(), {"raw.telemetry"});
+  KafkaConsumerForTest raw(bootstrap(), {raw_});
   std::vector<Record> accepted = raw.consume_until(cases.size(), 30s);
   ASSERT_EQ(accepted.size(), cases.size());
   for (const Record& record : accepted) EXPECT_EQ(record.key, "dev-ok");
@@ -232,13 +271,15 @@ TEST_F(IngestTest, ReadingsPublishedWhileTheBridgeIsStoppedArriveAfterItsRestart
   Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), telemetry_section());
   bridge.start();
   MqttClient publisher(mqtt_.uri(), "test-publisher");
-  for (std::uint64_t seq = 1; seq <= 100; ++seq) publisher.publish("devices/dev-a/telemetry", binary_reading("dev-a", seq, 0), 1);
+  for (std::uint64_t seq = 1; seq <= 100; ++seq)
+    publisher.publish("devices/dev-a/telemetry", binary_reading("dev-a", seq, 0), 1);
   publisher.wait_all();
   KafkaConsumerForTest consumer(kafka_.bootstrap(), {"raw.telemetry"});
   ASSERT_EQ(consumer.consume_until(100, 60s).size(), 100u) << bridge.log();
 
   ASSERT_EQ(bridge.stop(), 0);
-  for (std::uint64_t seq = 101; seq <= 300; ++seq) publisher.publish("devices/dev-a/telemetry", binary_reading("dev-a", seq, 0), 1);
+  for (std::uint64_t seq = 101; seq <= 300; ++seq)
+    publisher.publish("devices/dev-a/telemetry", binary_reading("dev-a", seq, 0), 1);
   publisher.wait_all();  // the broker holds them for the bridge's persistent session
   bridge.start();
 
@@ -288,7 +329,8 @@ file_identifier "WTHR";
   archer::testing::Process flatc({FLATC, "-b", "--schema", "-o", dir.path().string(), (dir / "weather.fbs").string()});
   ASSERT_EQ(flatc.wait_exit(30s), 0);
 
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), fmt::format(R"([[ingest]]
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(),
+                fmt::format(R"([[ingest]]
 name = "weather"
 mqtt = "stations/{{station}}/weather"
 schema = "{}"
@@ -297,7 +339,7 @@ topic = "raw.weather"
 key = "{{station}}"
 bind = {{ station = "station" }}
 )",
-                                                                 (dir / "weather.bfbs").string()));
+                            (dir / "weather.bfbs").string()));
   bridge.start();
 
   // Binary input made the way a device without our headers would: from the schema text.
@@ -306,11 +348,13 @@ bind = {{ station = "station" }}
   {
     MqttClient publisher(mqtt_.uri(), "test-publisher");
     for (int i = 1; i <= 20; ++i) {
-      const std::string json = fmt::format(R"({{"station":"st-{}","seq":{},"wind_kph":{}.5,"gusts":[1.0,2.0]}})", i % 4, i, i);
+      const std::string json =
+          fmt::format(R"({{"station":"st-{}","seq":{},"wind_kph":{}.5,"gusts":[1.0,2.0]}})", i % 4, i, i);
       if (i % 2 == 0) {
         ASSERT_TRUE(parser.ParseJson(json.c_str())) << parser.error_;
-        publisher.publish(fmt::format("stations/st-{}/weather", i % 4),
-                          std::string(reinterpret_cast<const char*>(parser.builder_.GetBufferPointer()), parser.builder_.GetSize()));
+        publisher.publish(
+            fmt::format("stations/st-{}/weather", i % 4),
+            std::string(reinterpret_cast<const char*>(parser.builder_.GetBufferPointer()), parser.builder_.GetSize()));
       } else {
         publisher.publish(fmt::format("stations/st-{}/weather", i % 4), json);
       }
@@ -340,11 +384,14 @@ bind = {{ station = "station" }}
   EXPECT_EQ(bridge.stop(), 0);
 }
 
-TEST_F(IngestTest, RedriveAfterASchemaFixTurnsYesterdaysRejectsIntoReadings) {
+TEST_P(IngestOnBothBrokers, RedriveAfterASchemaFixTurnsYesterdaysRejectsIntoReadings) {
   archer::testing::TempDir dir("archer-redrive");
   // Version 1 does not know `rpm`, which the pumps already send.
   compile_pump_schema(dir, false);
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), pump_section(dir / "pump.bfbs"));
+  const std::string pumps = archer::testing::create_unique_topic(*kafka_, "raw.pumps", 3);
+  const std::string pump_dead_letters = archer::testing::create_unique_topic(*kafka_, "dlq.pumps", 3);
+  auto bridge_ = bridge(pump_section(dir / "pump.bfbs", pumps, pump_dead_letters));
+  Bridge& bridge = *bridge_;
   bridge.start();
   {
     MqttClient publisher(mqtt_.uri(), "test-publisher");
@@ -354,7 +401,7 @@ TEST_F(IngestTest, RedriveAfterASchemaFixTurnsYesterdaysRejectsIntoReadings) {
     }
     publisher.wait_all();
   }
-  KafkaConsumerForTest dead_letters(kafka_.bootstrap(), {"dlq.pumps"});
+  KafkaConsumerForTest dead_letters(bootstrap(), {pump_dead_letters});
   const auto rejected = dead_letters.consume_until(10, 60s);
   ASSERT_EQ(rejected.size(), 10u) << bridge.log();
   std::set<std::string> rejected_ids;
@@ -367,15 +414,15 @@ TEST_F(IngestTest, RedriveAfterASchemaFixTurnsYesterdaysRejectsIntoReadings) {
   // The fix: version 2 knows `rpm`. Redrive with the same config.
   compile_pump_schema(dir, true);
   auto redrive = [&] {
-    archer::testing::Process ctl({std::string(ARCHER_BIN_DIR) + "/archer-ctl", "redrive", "dlq.pumps", "--config",
+    archer::testing::Process ctl({std::string(ARCHER_BIN_DIR) + "/archer-ctl", "redrive", pump_dead_letters, "--config",
                                   bridge.config_file().string()});
     const std::string out = ctl.read_all(60s);
     EXPECT_EQ(ctl.wait_exit(60s), 0) << out;
     return out;
   };
-  EXPECT_NE(redrive().find("10 read, 10 accepted into raw.pumps, 0 rejected again"), std::string::npos);
+  EXPECT_NE(redrive().find(fmt::format("10 read, 10 accepted into {}, 0 rejected again", pumps)), std::string::npos);
 
-  KafkaConsumerForTest raw(kafka_.bootstrap(), {"raw.pumps"});
+  KafkaConsumerForTest raw(bootstrap(), {pumps});
   const auto readings = raw.consume_until(10, 30s);
   ASSERT_EQ(readings.size(), 10u);
   for (const Record& record : readings) {
@@ -418,7 +465,8 @@ TEST_F(IngestTest, SighupReloadsSchemasWithoutARestartAndRefusesSubscriptionChan
   text.replace(text.find("pumps/{device}/data"), 19, "pumps/{device}/readings");
   std::ofstream(bridge.config_file()) << text;
   bridge.process()->kill(SIGHUP);
-  ASSERT_TRUE(archer::testing::wait_until([&] { return bridge.log().find("reload refused") != std::string::npos; }, 10s));
+  ASSERT_TRUE(
+      archer::testing::wait_until([&] { return bridge.log().find("reload refused") != std::string::npos; }, 10s));
   EXPECT_NE(bridge.log().find("subscriptions change only with a restart"), std::string::npos) << bridge.log();
   publisher.publish("pumps/p-1/data", R"({"device":"p-1","seq":3,"rpm":1470})");
   publisher.wait_all();

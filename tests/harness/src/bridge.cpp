@@ -26,13 +26,13 @@ std::optional<std::uint16_t> own_http_port(const std::string& sections) {
 }  // namespace
 
 Bridge::Bridge(const std::string& mqtt_uri, const std::string& bootstrap, const std::string& sections,
-               const std::string& client_id, const std::string& kafka_properties)
+               const std::string& client_id, const std::string& kafka_properties, const std::string& gateway_id)
     : config_file_(dir_ / "gateway.toml") {
   const auto own_port = own_http_port(sections);
   http_port_ = own_port.value_or(free_port());
   const std::string http = own_port ? "" : fmt::format("[http]\nlisten = \"127.0.0.1:{}\"\n\n", http_port_);
   std::ofstream(config_file_) << fmt::format(R"([gateway]
-id = "gw-test"
+id = "{}"
 
 [mqtt]
 uri = "{}"
@@ -49,7 +49,7 @@ session_expiry = "1h"
 dir = "{}"
 
 {})",
-                                             mqtt_uri, client_id, bootstrap, kafka_properties, http,
+                                             gateway_id, mqtt_uri, client_id, bootstrap, kafka_properties, http,
                                              (dir_ / "spool").string(), sections);
 }
 

@@ -5,6 +5,7 @@
 
 #include "archer/testing/apache_kafka.h"
 #include "archer/testing/devkafka.h"
+#include "archer/testing/kafka.h"
 
 namespace archer::testing {
 namespace {
@@ -62,11 +63,20 @@ std::string kafka_kind_name(const ::testing::TestParamInfo<KafkaKind>& info) {
   return info.param == KafkaKind::apache ? "apache" : "devkafka";
 }
 
+void PrintTo(KafkaKind kind, std::ostream* out) { *out << (kind == KafkaKind::apache ? "apache" : "devkafka"); }
+
 bool kafka_available(KafkaKind kind, std::string& why) {
   if (kind == KafkaKind::apache) return ApacheKafka::available(why);
   return true;
 }
 
 KafkaCluster& shared_kafka(KafkaKind kind) { return SharedClusters::instance().get(kind); }
+
+std::string create_unique_topic(KafkaCluster& kafka, const std::string& prefix, int partitions, int replication,
+                                const std::map<std::string, std::string>& configs) {
+  std::string topic = unique_name(prefix);
+  kafka.create_topic(topic, partitions, replication, configs);
+  return topic;
+}
 
 }  // namespace archer::testing

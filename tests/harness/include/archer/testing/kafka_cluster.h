@@ -11,6 +11,7 @@
 //   }
 //   INSTANTIATE_TEST_SUITE_P(Brokers, RoundTrip, ::testing::ValuesIn(all_kafka_kinds()), kafka_kind_name);
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ class KafkaCluster {
 };
 
 enum class KafkaKind { devkafka, apache };
+// How gtest (and so a ctest name of gtest_discover_tests) prints a parameter: "devkafka", "apache".
+void PrintTo(KafkaKind kind, std::ostream* out);
 
 std::vector<KafkaKind> all_kafka_kinds();
 // A gtest parameter name: "devkafka", "apache".
@@ -47,5 +50,10 @@ bool kafka_available(KafkaKind kind, std::string& why);
 // Apache Kafka: one combined node. Call it from the test's main thread (see Process). Throws when
 // the cluster cannot start; later calls throw the same message at once.
 KafkaCluster& shared_kafka(KafkaKind kind);
+
+// Creates a topic named unique_name(prefix) (e.g. "raw.telemetry-4711-3") on `kafka` and returns its
+// name: tests that share a cluster each write and read their own topics.
+std::string create_unique_topic(KafkaCluster& kafka, const std::string& prefix, int partitions, int replication = 1,
+                                const std::map<std::string, std::string>& configs = {});
 
 }  // namespace archer::testing
