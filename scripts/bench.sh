@@ -4,6 +4,12 @@
 #
 #   ./scripts/bench.sh                 # spool_bench and ingest_bench
 #   ./scripts/bench.sh IngestBench     # only the tests whose name matches (ctest -R, case-sensitive)
+#   ./scripts/bench.sh ApacheKafka     # only ingest_bench's arm on a real Apache Kafka node
+#
+# ingest_bench runs each case on archer-devkafka and again on one Apache Kafka node (cases
+# fixed_apache and high_apache, the same ratio to the mosquitto_sub baseline); the real-broker arm
+# needs java and the jars of `scripts/kafka.sh fetch` (it is fetched here when java and mvn are
+# there) and is skipped otherwise.
 #
 # Environment:
 #   BUILD_DIR              build folder, relative to the repository root (default: build-release)
@@ -28,6 +34,11 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 
 step "build: the benchmarks and the programs they run (ninja -j$jobs)"
 ninja -C "$build_dir" -j"$jobs" spool_bench ingest_bench archer-bridge archer-devsim archer-devkafka
+
+if command -v java >/dev/null && command -v mvn >/dev/null; then
+  step "Apache Kafka for the real-broker arm: scripts/kafka.sh fetch"
+  scripts/kafka.sh fetch
+fi
 
 step "machine: $(nproc) cores, $(uptime)"
 log=$build_dir/bench-$(date +%Y%m%d-%H%M%S).log

@@ -25,6 +25,11 @@
 //         bridge_delivered_per_s=.. (first delivery to last) drain_after_load_ms=.. [more]
 // The test asserts only that every acknowledged reading was delivered; speed is reported, not checked.
 //
+// The arm on the real broker (cases fixed_apache, high_apache) is the same with one Apache Kafka node
+// (tests/harness ApacheKafka, its JVM on the same cores) in place of archer-devkafka, a raw datalog
+// of 6 partitions made for the run, and the node's RSS at the end (kafka_rss_mib=); it is skipped
+// without java or the jars of scripts/kafka.sh fetch. The ratio to the baseline is computed the same way.
+//
 // Environment: ARCHER_BENCH_RATE (5000), ARCHER_BENCH_SECONDS (20), ARCHER_BENCH_HIGH_RATE (15000).
 #include <sys/types.h>
 #include <unistd.h>
@@ -66,6 +71,7 @@ using archer::faults::RssSampler;
 using archer::testing::Bridge;
 using archer::testing::DevKafka;
 using archer::testing::DevKafkaOptions;
+using archer::testing::KafkaKind;
 using archer::testing::Mosquitto;
 using archer::testing::MosquittoOptions;
 using archer::testing::Process;
@@ -108,7 +114,8 @@ double percentile_ms(std::vector<std::int64_t> us, double q) {
 // oldest records of a partition beyond 5 MiB): distinct (device, seq) readings and their lags.
 class Raw {
  public:
-  explicit Raw(const std::string& bootstrap) : consumer_(bootstrap, {"raw.telemetry"}, {{"fetch.wait.max.ms", "10"}}) {
+  Raw(const std::string& bootstrap, const std::string& topic)
+      : consumer_(bootstrap, {topic}, {{"fetch.wait.max.ms", "10"}}) {
     thread_ = std::thread([this] { run(); });
   }
   ~Raw() { stop(); }
@@ -160,10 +167,17 @@ class Raw {
     last_us_ = now_us;
     std::int64_t scheduled_us = 0;
     switch (root->reading_type()) {
-      case tel::Reading::EnvironmentReading: scheduled_us = root->reading_as_EnvironmentReading()->scheduled_at_us(); break;
-      case tel::Reading::ValveReading: scheduled_us = root->reading_as_ValveReading()->scheduled_at_us(); break;
-      case tel::Reading::MeterReading: scheduled_us = root->reading_as_MeterReading()->scheduled_at_us(); break;
-      default: break;
+      case tel::Reading::EnvironmentReading:
+        scheduled_us = root->reading_as_EnvironmentReading()->scheduled_at_us();
+        break;
+      case tel::Reading::ValveReading:
+        scheduled_us = root->reading_as_ValveReading()->scheduled_at_us();
+        break;
+      case tel::Reading::MeterReading:
+        scheduled_us = root->reading_as_MeterReading()->scheduled_at_us();
+        break;
+      default:
+        break;
     }
     if (scheduled_us <= 0) return;
     delivery_lag_us_.push_back(now_us - scheduled_us);
@@ -217,8 +231,8 @@ class Baseline {
  public:
   explicit Baseline(const Mosquitto& mqtt) : mqtt_(mqtt) {
     process_ = std::make_unique<Process>(
-        std::vector<std::string>{"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(mqtt.port()), "-q", "1",
-                                 "-i", "bench-baseline", "-t", "devices/+/telemetry", "-t", "bench/ready", "-F", "%t"},
+        std::vector<std::string>{"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(mqtt.port()), "-q", "1", "-i",
+                                 "bench-baseline", "-t", "devices/+/telemetry", "-t", "bench/ready", "-F", "%t"},
         ProcessOptions{}.without_stdout_capture().with_stderr_file(out_file()));
     const bool ready = wait_until(
         [&] {
@@ -269,12 +283,25 @@ std::string load_average() {
   return fmt::format("{:.2f}/{:.2f}/{:.2f}", load[0], load[1], load[2]);
 }
 
-void run_case(const std::string& name, int rate, int seconds) {
+void run_case(const std::string& name, int rate, int seconds, KafkaKind kind = KafkaKind::devkafka) {
+  if (std::string why; !archer::testing::kafka_available(kind, why)) GTEST_SKIP() << why;
   Mosquitto mqtt(MosquittoOptions{"log_dest none\n"});
-  DevKafka kafka(DevKafkaOptions().with_topic("raw.telemetry:6").with_topic("dlq.telemetry:3"));
-  Raw raw(kafka.bootstrap());
+  std::unique_ptr<DevKafka> devkafka;
+  std::string raw_topic = "raw.telemetry";
+  std::string dead_letters = "dlq.telemetry";
+  archer::testing::KafkaCluster* kafka = nullptr;
+  if (kind == KafkaKind::devkafka) {
+    devkafka =
+        std::make_unique<DevKafka>(DevKafkaOptions().with_topic("raw.telemetry:6").with_topic("dlq.telemetry:3"));
+    kafka = devkafka.get();
+  } else {
+    kafka = &archer::testing::shared_kafka(kind);
+    raw_topic = archer::testing::create_unique_topic(*kafka, "raw.telemetry", 6);
+    dead_letters = archer::testing::create_unique_topic(*kafka, "dlq.telemetry", 3);
+  }
+  Raw raw(kafka->bootstrap(), raw_topic);
   RssSampler rss;
-  Bridge bridge(mqtt.uri(), kafka.bootstrap(), archer::faults::telemetry_section());
+  Bridge bridge(mqtt.uri(), kafka->bootstrap(), archer::faults::telemetry_section(raw_topic, dead_letters));
   bridge.start();
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
   const pid_t bridge_pid = bridge.process()->pid();
@@ -337,14 +364,21 @@ void run_case(const std::string& name, int rate, int seconds) {
   const double baseline_us =
       received > 0 && baseline_cpu >= 0 ? baseline_cpu * 1e6 / static_cast<double>(received) : -1;
   const double ratio = bridge_us > 0 && baseline_us > 0 ? bridge_us / baseline_us : -1;
-  const double send_lag_p99_ms = report_field(report.text, R"("send_lag_us":\{[^}]*"p99":([0-9]+))").value_or(-1000) / 1000;
+  const double send_lag_p99_ms =
+      report_field(report.text, R"("send_lag_us":\{[^}]*"p99":([0-9]+))").value_or(-1000) / 1000;
   const double puback_p99_ms =
       report_field(report.text, R"("puback_latency_us":\{[^}]*"p99":([0-9]+))").value_or(-1000) / 1000;
   // What the bridge reached: readings per second from the first delivery to the last; and how long after
   // archer-devsim's exit the last one arrived (0 when before).
   const double delivery_span_s = static_cast<double>(raw.last_us() - raw.first_us()) / 1e6;
   const double delivered_per_s = delivery_span_s > 0 ? static_cast<double>(delivered - 1) / delivery_span_s : -1;
-  const double drain_ms = raw.last_us() > 0 ? static_cast<double>(std::max<std::int64_t>(0, raw.last_us() - load_end_us)) / 1000 : -1;
+  const double drain_ms =
+      raw.last_us() > 0 ? static_cast<double>(std::max<std::int64_t>(0, raw.last_us() - load_end_us)) / 1000 : -1;
+  std::string broker = "broker=archer-devkafka";
+  if (auto* apache = dynamic_cast<archer::testing::ApacheKafka*>(kafka)) {
+    broker = fmt::format("broker=apache-kafka-{} kafka_rss_mib={}", archer::testing::ApacheKafka::version(),
+                         apache->rss_bytes(apache->broker_ids().front()) >> 20);
+  }
 
   std::cout << fmt::format(
                    "BENCH ingest case={} rate={} seconds={} sent={} acked={} delivered={} baseline_received={} "
@@ -352,15 +386,18 @@ void run_case(const std::string& name, int rate, int seconds) {
                    "delivery_lag_p50_ms={} delivery_lag_p99_ms={} ingest_lag_p99_ms={} "
                    "publish_rate={:.0f} bridge_delivered_per_s={} drain_after_load_ms={} "
                    "bridge_cpu_s={} baseline_cpu_s={} load_s={:.1f} bridge_window_s={} baseline_window_s={} "
-                   "bridge_idle_cpu_ms_per_s={} devsim_send_lag_p99_ms={} devsim_puback_p99_ms={} duplicates={} undecodable={} "
-                   "loadavg_before={} loadavg_after={}",
+                   "bridge_idle_cpu_ms_per_s={} devsim_send_lag_p99_ms={} devsim_puback_p99_ms={} duplicates={} "
+                   "undecodable={} "
+                   "loadavg_before={} loadavg_after={} {}",
                    name, rate, seconds, report.sent, report.acked, delivered, received, fixed(bridge_us, 1),
-                   fixed(baseline_us, 1), fixed(ratio, 2), rss.max_kib(), fixed(percentile_ms(raw.delivery_lag_us(), 0.5), 1),
-                   fixed(percentile_ms(raw.delivery_lag_us(), 0.99), 1), fixed(percentile_ms(raw.ingest_lag_us(), 0.99), 1),
-                   report.achieved_rate, fixed(delivered_per_s, 0), fixed(drain_ms, 0), fixed(bridge_cpu, 2),
-                   fixed(baseline_cpu, 2), load_seconds, fixed(bridge_window_s, 1), fixed(baseline_window_s, 1),
-                   fixed(idle_ms_per_s, 0), fixed(send_lag_p99_ms, 1), fixed(puback_p99_ms, 1),
-                   raw.records() - raw.undecodable() - delivered, raw.undecodable(), load_before, load_after)
+                   fixed(baseline_us, 1), fixed(ratio, 2), rss.max_kib(),
+                   fixed(percentile_ms(raw.delivery_lag_us(), 0.5), 1),
+                   fixed(percentile_ms(raw.delivery_lag_us(), 0.99), 1),
+                   fixed(percentile_ms(raw.ingest_lag_us(), 0.99), 1), report.achieved_rate, fixed(delivered_per_s, 0),
+                   fixed(drain_ms, 0), fixed(bridge_cpu, 2), fixed(baseline_cpu, 2), load_seconds,
+                   fixed(bridge_window_s, 1), fixed(baseline_window_s, 1), fixed(idle_ms_per_s, 0),
+                   fixed(send_lag_p99_ms, 1), fixed(puback_p99_ms, 1), raw.records() - raw.undecodable() - delivered,
+                   raw.undecodable(), load_before, load_after, broker)
             << std::endl;
 
   // The one assertion: every reading Mosquitto acknowledged to a device is in raw.telemetry.
@@ -377,6 +414,17 @@ TEST(IngestBench, FixedRate) {
 TEST(IngestBench, HighRate) {
   run_case("high", static_cast<int>(env_long("ARCHER_BENCH_HIGH_RATE", 15000)),
            static_cast<int>(env_long("ARCHER_BENCH_SECONDS", 20)));
+}
+
+// The same two cases on a real Apache Kafka node.
+TEST(IngestBench, FixedRateApacheKafka) {
+  run_case("fixed_apache", static_cast<int>(env_long("ARCHER_BENCH_RATE", 5000)),
+           static_cast<int>(env_long("ARCHER_BENCH_SECONDS", 20)), KafkaKind::apache);
+}
+
+TEST(IngestBench, HighRateApacheKafka) {
+  run_case("high_apache", static_cast<int>(env_long("ARCHER_BENCH_HIGH_RATE", 15000)),
+           static_cast<int>(env_long("ARCHER_BENCH_SECONDS", 20)), KafkaKind::apache);
 }
 
 }  // namespace

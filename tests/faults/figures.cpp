@@ -35,31 +35,21 @@ double seconds_since(std::chrono::steady_clock::time_point since) {
 // --- Load -----------------------------------------------------------------------------------------
 
 Load::Load(const std::string& mqtt_uri, LoadOptions options) : options_(options) {
+  // clang-format off
   std::vector<std::string> argv{std::string(ARCHER_BIN_DIR) + "/archer-devsim",
-                                "--uri",
-                                mqtt_uri,
-                                "--devices",
-                                std::to_string(options_.devices),
-                                "--connections",
-                                std::to_string(std::min(options_.connections, options_.devices)),
-                                "--client-id-prefix",
-                                "faults-sim-",
-                                "--rate",
-                                std::to_string(options_.rate),
-                                "--duration",
-                                std::to_string(options_.seconds) + "s",
-                                "--qos",
-                                "1",
-                                "--format",
-                                "flatbuffers",
-                                "--reconnect-after",
-                                "200ms",
-                                "--seed",
-                                std::to_string(options_.seed),
-                                "--progress",
-                                "always",
-                                "--report",
-                                (dir_ / "report.json").string()};
+                                "--uri", mqtt_uri,
+                                "--devices", std::to_string(options_.devices),
+                                "--connections", std::to_string(std::min(options_.connections, options_.devices)),
+                                "--client-id-prefix", "faults-sim-",
+                                "--rate", std::to_string(options_.rate),
+                                "--duration", std::to_string(options_.seconds) + "s",
+                                "--qos", "1",
+                                "--format", "flatbuffers",
+                                "--reconnect-after", "200ms",
+                                "--seed", std::to_string(options_.seed),
+                                "--progress", "always",
+                                "--report", (dir_ / "report.json").string()};
+  // clang-format on
   process_ = std::make_unique<archer::testing::Process>(
       argv, archer::testing::ProcessOptions{}.without_stdout_capture().with_stderr_file(dir_ / "devsim.log"));
 }
