@@ -19,14 +19,17 @@
 #include "archer/schemas/event_generated.h"
 #include "archer/testing/bridge.h"
 #include "archer/testing/command_writer.h"
+#include "archer/testing/on_both_brokers.h"
 #include "archer/testing/test_devices.h"
 #include "archer/testing/testing.h"
+#include "archer/testing/valves_section.h"
 #include "figures.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 using archer::faults::http_head;
+using archer::faults::outcome_of;
 using archer::faults::scrape;
 using archer::testing::Bridge;
 using archer::testing::CommandWriter;
@@ -38,23 +41,9 @@ using archer::testing::KafkaKind;
 using archer::testing::Mosquitto;
 using archer::testing::Record;
 using archer::testing::TestDevices;
+using archer::testing::valves_section;
 namespace cmd = archer::command;
 namespace evt = archer::event;
-
-const evt::CommandOutcome* outcome_of(const Record& record) {
-  flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(record.value.data()), record.value.size());
-  if (!evt::VerifyCommandOutcomeBuffer(verifier)) return nullptr;
-  return evt::GetCommandOutcome(record.value.data());
-}
-
-constexpr const char* kValves = R"([[actuator]]
-name = "valves"
-commands = "cmd.valves"
-transactions = "tx.valves"
-events = "evt.valves"
-timeout = "2s"
-retries = 2
-)";
 
 class ActuatorFaults : public ::testing::Test {
  protected:
@@ -81,36 +70,15 @@ class ActuatorFaults : public ::testing::Test {
 };
 
 // On archer-devkafka and on Apache Kafka (one cluster per program): topics and gateway id per test.
-class ActuatorFaultsOnBothBrokers : public ::testing::TestWithParam<KafkaKind> {
+class ActuatorFaultsOnBothBrokers : public archer::testing::OnBothBrokers {
  protected:
   void SetUp() override {
-    if (std::string why; !archer::testing::kafka_available(GetParam(), why)) GTEST_SKIP() << why;
-    kafka_ = &archer::testing::shared_kafka(GetParam());
-    commands_ = archer::testing::create_unique_topic(*kafka_, "cmd.valves", 4);
-    transactions_ = archer::testing::create_unique_topic(*kafka_, "tx.valves", 4);
-    events_ = archer::testing::create_unique_topic(*kafka_, "evt.valves", 4);
-    dead_letter_ = archer::testing::create_unique_topic(*kafka_, "dlq.valves", 1);
-  }
-  std::string section(int retries) const {
-    return fmt::format(R"([[actuator]]
-name = "valves"
-commands = "{}"
-transactions = "{}"
-events = "{}"
-dead_letter = "{}"
-timeout = "2s"
-retries = {}
-)",
-                       commands_, transactions_, events_, dead_letter_, retries);
+    OnBothBrokers::SetUp();
+    if (IsSkipped()) return;
+    topics_ = {topic("cmd.valves", 4), topic("tx.valves", 4), topic("evt.valves", 4), topic("dlq.valves", 1)};
   }
 
-  Mosquitto mqtt_;
-  KafkaCluster* kafka_ = nullptr;
-  std::string commands_;
-  std::string transactions_;
-  std::string events_;
-  std::string dead_letter_;
-  const std::string gateway_ = archer::testing::unique_name("gw");
+  archer::testing::ValveTopics topics_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Brokers, ActuatorFaultsOnBothBrokers, ::testing::ValuesIn(archer::testing::all_kafka_kinds()),
@@ -124,12 +92,13 @@ TEST_P(ActuatorFaultsOnBothBrokers, ActuatorKafkaDown) {
   constexpr int kDevices = 10;
   const auto away = std::chrono::seconds(archer::faults::env_long("ARCHER_ACTUATOR_AWAY_SECONDS", 10));
   TestDevices devices(mqtt_.uri());
-  Bridge bridge(mqtt_.uri(), kafka_->bootstrap(), section(3), "archer-test-gw", "", gateway_);
+  auto gateway = bridge(valves_section(topics_, {.retries = 3}));
+  Bridge& bridge = *gateway;
   bridge.start();
-  KafkaConsumerForTest events(kafka_->bootstrap(), {events_});
+  KafkaConsumerForTest events(bootstrap(), {topics_.events});
 
   // Commands go out at 5/s (a schedule, like an application's), so the outage falls in the middle.
-  CommandWriter writer(kafka_->bootstrap(), commands_);
+  CommandWriter writer(bootstrap(), topics_.commands);
   std::vector<std::string> ids(kCommands);
   std::atomic<int> written{0};
   std::thread producer([&] {
@@ -151,9 +120,9 @@ TEST_P(ActuatorFaultsOnBothBrokers, ActuatorKafkaDown) {
   }
   EXPECT_GE(outcomes.size(), before_fault) << "commands were not being processed before the fault:\n" << bridge.log();
   const int written_at_down = written.load();
-  archer::faults::take_kafka_away(*kafka_);
+  archer::faults::take_kafka_away(kafka());
   std::this_thread::sleep_for(away);  // the outage
-  archer::faults::bring_kafka_back(*kafka_);
+  archer::faults::bring_kafka_back(kafka());
   producer.join();
   writer.flush(60s);
 
@@ -233,7 +202,7 @@ TEST_F(ActuatorFaults, CommandsCompleteWhileTheRawDatalogRefusesWrites) {
   TestDevices devices(mqtt_.uri());
   const std::uint16_t port = archer::testing::free_port();
   Bridge bridge(mqtt_.uri(), kafka_.bootstrap(),
-                http_head(port, "max_size = \"1MiB\"") + archer::faults::telemetry_section() + kValves);
+                http_head(port, "max_size = \"1MiB\"") + archer::faults::telemetry_section() + valves_section());
   bridge.start();
   for (int partition = 0; partition < 3; ++partition) kafka_.set_leader("raw.telemetry", partition, -1);
   archer::faults::LoadOptions o;
@@ -275,7 +244,7 @@ TEST_F(ActuatorFaults, CommandsCompleteWhileTheRawDatalogRefusesWrites) {
 TEST_F(ActuatorFaults, AFatalActuatorProducerIsReplacedAndEveryCommandGetsItsOutcome) {
   TestDevices devices(mqtt_.uri());
   const std::uint16_t port = archer::testing::free_port();
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), http_head(port) + kValves);
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), http_head(port) + valves_section());
   bridge.add_env("ARCHER_TEST_FATAL_PRODUCER_AFTER=actuators:40");
   bridge.start();
   CommandWriter writer(kafka_.bootstrap());
@@ -312,7 +281,7 @@ TEST_F(ActuatorFaults, ReadyzSaysWhyWhileTheLogsCannotBeReadAndRecoversOnItsOwn)
   TestDevices devices(mqtt_.uri());
   const std::uint16_t port = archer::testing::free_port();
   kafka_.command("down all");
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), http_head(port) + kValves);
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), http_head(port) + valves_section());
   bridge.launch();
   std::string body;
   ASSERT_TRUE(archer::testing::wait_until(
@@ -350,7 +319,7 @@ TEST_F(ActuatorFaults, ReadyzSaysWhyWhileTheLogsCannotBeReadAndRecoversOnItsOwn)
 TEST_F(ActuatorFaults, ARefusedTransactionRecordFailsTheCommandAndFreesItsDevice) {
   TestDevices devices(mqtt_.uri());
   // The producer takes records of up to 100 kB: the OPENED record of a 150 kB command is refused.
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), kValves, "archer-test-gw", "\"message.max.bytes\" = 100000");
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section(), "archer-test-gw", "\"message.max.bytes\" = 100000");
   bridge.start();
   KafkaConsumerForTest events(kafka_.bootstrap(), {"evt.valves"});
   CommandWriter writer(kafka_.bootstrap());

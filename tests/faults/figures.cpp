@@ -133,6 +133,20 @@ RssSampler::~RssSampler() {
   thread_.join();
 }
 
+void Load::wait_for_acks(std::uint64_t count, std::chrono::seconds timeout) const {
+  const std::uint64_t from = acked_so_far();
+  EXPECT_TRUE(archer::testing::wait_until([&] { return acked_so_far() >= from + count; }, timeout,
+                                          std::chrono::milliseconds(50)))
+      << "archer-devsim's acknowledged count stopped at " << acked_so_far() << ":\n"
+      << log();
+}
+
+const archer::event::CommandOutcome* outcome_of(const archer::testing::Record& record) {
+  flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(record.value.data()), record.value.size());
+  if (!archer::event::VerifyCommandOutcomeBuffer(verifier)) return nullptr;
+  return archer::event::GetCommandOutcome(record.value.data());
+}
+
 // --- /metrics -------------------------------------------------------------------------------------
 
 std::optional<HttpResponse> http_request(std::uint16_t port, const std::string& path,

@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "archer/schemas/event_generated.h"
 #include "archer/testing/kafka.h"
 #include "archer/testing/kafka_cluster.h"
 #include "archer/testing/process.h"
@@ -80,6 +81,9 @@ class Load {
   // Waits for the end of the run (its duration + `extra`) and reads the report. Fails the test if
   // archer-devsim did not exit 0 or wrote no report.
   LoadReport finish(std::chrono::seconds extra = std::chrono::seconds(60));
+  // Waits until the simulator reports `count` more acknowledged readings than now; a test failure
+  // with the simulator's log after `timeout`.
+  void wait_for_acks(std::uint64_t count, std::chrono::seconds timeout = std::chrono::seconds(30)) const;
   const LoadOptions& options() const { return options_; }
   std::string log() const;
 
@@ -209,6 +213,9 @@ std::string telemetry_section(const std::string& topic = "raw.telemetry",
 // (returns once metadata lists every broker).
 void take_kafka_away(archer::testing::KafkaCluster& kafka);
 void bring_kafka_back(archer::testing::KafkaCluster& kafka);
+
+// A CommandOutcome of the event log, or nullptr when the record is not one.
+const archer::event::CommandOutcome* outcome_of(const archer::testing::Record& record);
 
 // Seconds since `since`.
 double seconds_since(std::chrono::steady_clock::time_point since);

@@ -19,8 +19,10 @@
 #include "archer/testing/bridge.h"
 #include "archer/testing/command_writer.h"
 #include "archer/testing/mqtt_client.h"
+#include "archer/testing/on_both_brokers.h"
 #include "archer/testing/test_devices.h"
 #include "archer/testing/testing.h"
+#include "archer/testing/valves_section.h"
 
 namespace {
 
@@ -35,33 +37,12 @@ using archer::testing::KafkaKind;
 using archer::testing::Mosquitto;
 using archer::testing::Record;
 using archer::testing::TestDevices;
+using archer::testing::valves_section;
+using archer::testing::ValveSettings;
+using archer::testing::ValveTopics;
 namespace cmd = archer::command;
 namespace evt = archer::event;
 namespace trx = archer::transaction;
-
-// An [[actuator]] section's topics.
-struct ValveTopics {
-  std::string commands = "cmd.valves";
-  std::string transactions = "tx.valves";
-  std::string events = "evt.valves";
-  std::string dead_letter = "dlq.valves";
-};
-
-std::string valves_section(std::string_view timeout = "2s", int retries = 2, std::string_view snapshot_interval = "10s",
-                           const ValveTopics& topics = {}) {
-  return fmt::format(R"([[actuator]]
-name = "valves"
-commands = "{}"
-transactions = "{}"
-events = "{}"
-dead_letter = "{}"
-timeout = "{}"
-retries = {}
-snapshot_interval = "{}"
-)",
-                     topics.commands, topics.transactions, topics.events, topics.dead_letter, timeout, retries,
-                     snapshot_interval);
-}
 
 // From the last "ready in" line of the gateway's log: how many transaction and event records the
 // start read after its snapshots.
@@ -101,30 +82,17 @@ class ActuatorTest : public ::testing::Test {
 };
 
 // On archer-devkafka and on Apache Kafka (one cluster per program): topics and gateway id per test.
-class ActuatorOnBothBrokers : public ::testing::TestWithParam<KafkaKind> {
+class ActuatorOnBothBrokers : public archer::testing::OnBothBrokers {
  protected:
   void SetUp() override {
-    if (std::string why; !archer::testing::kafka_available(GetParam(), why)) GTEST_SKIP() << why;
-    kafka_ = &archer::testing::shared_kafka(GetParam());
-    topics_.commands = archer::testing::create_unique_topic(*kafka_, "cmd.valves", 4);
-    topics_.transactions = archer::testing::create_unique_topic(*kafka_, "tx.valves", 4);
-    topics_.events = archer::testing::create_unique_topic(*kafka_, "evt.valves", 4);
-    topics_.dead_letter = archer::testing::create_unique_topic(*kafka_, "dlq.valves", 1);
-    kafka_->create_topic(topics_.events + ".replay", 4);
+    OnBothBrokers::SetUp();
+    if (IsSkipped()) return;
+    topics_ = {topic("cmd.valves", 4), topic("tx.valves", 4), topic("evt.valves", 4), topic("dlq.valves", 1)};
+    kafka().create_topic(topics_.events + ".replay", 4);
   }
-  std::string bootstrap() const { return kafka_->bootstrap(); }
-  std::string section(std::string_view timeout = "2s", int retries = 2,
-                      std::string_view snapshot_interval = "10s") const {
-    return valves_section(timeout, retries, snapshot_interval, topics_);
-  }
-  std::unique_ptr<Bridge> bridge(const std::string& sections) {
-    return std::make_unique<Bridge>(mqtt_.uri(), bootstrap(), sections, "archer-test-gw", "", gateway_);
-  }
+  std::string section(const ValveSettings& settings = {}) const { return valves_section(topics_, settings); }
 
-  Mosquitto mqtt_;
-  KafkaCluster* kafka_ = nullptr;
   ValveTopics topics_;
-  const std::string gateway_ = archer::testing::unique_name("gw");
 };
 
 INSTANTIATE_TEST_SUITE_P(Brokers, ActuatorOnBothBrokers, ::testing::ValuesIn(archer::testing::all_kafka_kinds()),
@@ -192,7 +160,7 @@ TEST_F(ActuatorTest, RejectTimeoutExpiredAndDuplicateEachGiveTheirOutcome) {
   devices.set_mode("v-reject", TestDevices::Mode::reject);
   devices.set_mode("v-silent", TestDevices::Mode::silent);
   devices.set_mode("v-twice", TestDevices::Mode::twice);
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section("300ms", 2));
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section({}, {.timeout = "300ms", .retries = 2}));
   bridge.start();
   CommandWriter writer(kafka_.bootstrap());
   const std::string rejected = writer.write("v-reject", "open");
@@ -244,7 +212,7 @@ TEST_F(ActuatorTest, RejectTimeoutExpiredAndDuplicateEachGiveTheirOutcome) {
 TEST_F(ActuatorTest, ALateResponseIsRecordedAndChangesNothing) {
   TestDevices devices(mqtt_.uri(), 1200ms);
   devices.set_mode("v-late", TestDevices::Mode::late);
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section("300ms", 0));
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section({}, {.timeout = "300ms", .retries = 0}));
   bridge.start();
   CommandWriter writer(kafka_.bootstrap());
   const std::string late = writer.write("v-late", "open");
@@ -269,7 +237,7 @@ TEST_F(ActuatorTest, AnOfflineDeviceIsWaitedForUntilItComesOnline) {
   TestDevices devices(mqtt_.uri());
   devices.announce("v-sleepy", false);
   devices.announce("v-gone", false);
-  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section("300ms", 1));
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), valves_section({}, {.timeout = "300ms", .retries = 1}));
   bridge.start();
   CommandWriter writer(kafka_.bootstrap());
   const auto now =
@@ -407,7 +375,7 @@ TEST_F(ActuatorTest, ARestartReadsTheSnapshotAndOnlyTheLogsAfterIt) {
 TEST_P(ActuatorOnBothBrokers, KilledAtRandomMomentsEveryCommandGetsOneOutcomeAndActsAtMostOnce) {
   TestDevices devices(mqtt_.uri());
   // Snapshots every 300 ms: restarts recover from a snapshot plus the logs after it.
-  auto bridge_ = bridge(section("1s", 3, "300ms"));
+  auto bridge_ = bridge(section({.timeout = "1s", .retries = 3, .snapshot_interval = "300ms"}));
   Bridge& bridge = *bridge_;
   bridge.start();
   CommandWriter writer(bootstrap(), topics_.commands);

@@ -17,6 +17,7 @@
 #include "archer/schemas/transaction_generated.h"
 #include "archer/testing/bridge.h"
 #include "archer/testing/mqtt_client.h"
+#include "archer/testing/on_both_brokers.h"
 #include "archer/testing/testing.h"
 
 namespace {
@@ -126,24 +127,17 @@ class IngestTest : public ::testing::Test {
 };
 
 // On archer-devkafka and on Apache Kafka (one cluster per program): topics and gateway id per test.
-class IngestOnBothBrokers : public ::testing::TestWithParam<KafkaKind> {
+class IngestOnBothBrokers : public archer::testing::OnBothBrokers {
  protected:
   void SetUp() override {
-    if (std::string why; !archer::testing::kafka_available(GetParam(), why)) GTEST_SKIP() << why;
-    kafka_ = &archer::testing::shared_kafka(GetParam());
-    raw_ = archer::testing::create_unique_topic(*kafka_, "raw.telemetry", 6);
-    dead_letters_ = archer::testing::create_unique_topic(*kafka_, "dlq.telemetry", 3);
-  }
-  std::string bootstrap() const { return kafka_->bootstrap(); }
-  std::unique_ptr<Bridge> bridge(const std::string& sections) {
-    return std::make_unique<Bridge>(mqtt_.uri(), bootstrap(), sections, "archer-test-gw", "", gateway_);
+    OnBothBrokers::SetUp();
+    if (IsSkipped()) return;
+    raw_ = topic("raw.telemetry", 6);
+    dead_letters_ = topic("dlq.telemetry", 3);
   }
 
-  Mosquitto mqtt_;
-  KafkaCluster* kafka_ = nullptr;
   std::string raw_;
   std::string dead_letters_;
-  const std::string gateway_ = archer::testing::unique_name("gw");
 };
 
 INSTANTIATE_TEST_SUITE_P(Brokers, IngestOnBothBrokers, ::testing::ValuesIn(archer::testing::all_kafka_kinds()),
@@ -388,8 +382,8 @@ TEST_P(IngestOnBothBrokers, RedriveAfterASchemaFixTurnsYesterdaysRejectsIntoRead
   archer::testing::TempDir dir("archer-redrive");
   // Version 1 does not know `rpm`, which the pumps already send.
   compile_pump_schema(dir, false);
-  const std::string pumps = archer::testing::create_unique_topic(*kafka_, "raw.pumps", 3);
-  const std::string pump_dead_letters = archer::testing::create_unique_topic(*kafka_, "dlq.pumps", 3);
+  const std::string pumps = topic("raw.pumps", 3);
+  const std::string pump_dead_letters = topic("dlq.pumps", 3);
   auto bridge_ = bridge(pump_section(dir / "pump.bfbs", pumps, pump_dead_letters));
   Bridge& bridge = *bridge_;
   bridge.start();

@@ -33,6 +33,8 @@
 #include "archer/testing/command_writer.h"
 #include "archer/testing/test_devices.h"
 #include "archer/testing/testing.h"
+#include "archer/testing/three_brokers.h"
+#include "archer/testing/valves_section.h"
 #include "figures.h"
 
 namespace {
@@ -45,6 +47,7 @@ using archer::faults::Figures;
 using archer::faults::Load;
 using archer::faults::LoadOptions;
 using archer::faults::LoadReport;
+using archer::faults::outcome_of;
 using archer::faults::RssSampler;
 namespace evt = archer::event;
 
@@ -52,52 +55,11 @@ using Clock = std::chrono::steady_clock;
 
 const std::map<std::string, std::string> kReplicated{{"min.insync.replicas", "2"}};
 
-const evt::CommandOutcome* outcome_of(const Record& record) {
-  flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(record.value.data()), record.value.size());
-  if (!evt::VerifyCommandOutcomeBuffer(verifier)) return nullptr;
-  return evt::GetCommandOutcome(record.value.data());
-}
-
-// Waits until the simulator reports `count` more acknowledged readings than now.
-void wait_for_acks(const Load& load, std::uint64_t count, std::chrono::seconds timeout = 60s) {
-  const std::uint64_t from = load.acked_so_far();
-  EXPECT_TRUE(wait_until([&] { return load.acked_so_far() >= from + count; }, timeout, 50ms))
-      << "archer-devsim's acknowledged count stopped at " << load.acked_so_far() << ":\n"
-      << load.log();
-}
-
 // Holds a fault for a fixed time (the fault's duration, not a synchronisation).
 void hold(std::chrono::seconds duration) { std::this_thread::sleep_for(duration); }
 
-class BridgeOnThreeBrokers : public ::testing::Test {
+class BridgeOnThreeBrokers : public OnThreeBrokers {
  protected:
-  static void SetUpTestSuite() {
-    if (std::string why; !ApacheKafka::available(why)) return;
-    try {
-      cluster_ = new ApacheKafka(ApacheKafkaOptions::controller_and_brokers(3));
-      std::cout << cluster_->name() << ": a controller and 3 brokers answered " << cluster_->last_start_time().count()
-                << " ms after their JVMs started\n";
-    } catch (const std::exception& e) {
-      failure_ = new std::string(e.what());
-    }
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
-  void SetUp() override {
-    if (std::string why; !ApacheKafka::available(why)) GTEST_SKIP() << why;
-    ASSERT_NE(cluster_, nullptr) << (failure_ != nullptr ? *failure_ : "no cluster");
-  }
-  void TearDown() override {
-    if (cluster_ == nullptr) return;
-    for (int id : cluster_->node_ids()) {
-      if (!cluster_->running(id)) cluster_->start(id);
-    }
-  }
-
-  ApacheKafka& kafka() { return *cluster_; }
   std::string topic(const std::string& prefix, int partitions) {
     return create_unique_topic(kafka(), prefix, partitions, 3, kReplicated);
   }
@@ -105,18 +67,9 @@ class BridgeOnThreeBrokers : public ::testing::Test {
     return archer::faults::telemetry_section(topic("raw.telemetry", 6), topic("dlq.telemetry", 1));
   }
   std::string valves_section(const std::string& commands, const std::string& transactions, const std::string& events,
-                             std::string_view snapshot_interval = "10s") {
-    return fmt::format(R"([[actuator]]
-name = "valves"
-commands = "{}"
-transactions = "{}"
-events = "{}"
-dead_letter = "{}"
-timeout = "2s"
-retries = 3
-snapshot_interval = "{}"
-)",
-                       commands, transactions, events, topic("dlq.valves", 1), snapshot_interval);
+                             const std::string& snapshot_interval = "10s") {
+    return archer::testing::valves_section({commands, transactions, events, topic("dlq.valves", 1)},
+                                           {.timeout = "2s", .retries = 3, .snapshot_interval = snapshot_interval});
   }
   std::unique_ptr<Bridge> bridge(const std::string& sections) {
     return std::make_unique<Bridge>(mqtt_.uri(), kafka().bootstrap(), sections, "archer-test-gw", "", gateway_);
@@ -152,16 +105,11 @@ snapshot_interval = "{}"
     return out;
   }
 
-  static ApacheKafka* cluster_;
-  static std::string* failure_;
   Mosquitto mqtt_;
   const std::string gateway_ = unique_name("gw");
   RssSampler rss_;
   Clock::time_point started_ = Clock::now();
 };
-
-ApacheKafka* BridgeOnThreeBrokers::cluster_ = nullptr;
-std::string* BridgeOnThreeBrokers::failure_ = nullptr;
 
 // What the command-path scenarios count: outcomes per command and actions per command.
 struct CommandTally {
@@ -246,7 +194,7 @@ TEST_F(BridgeOnThreeBrokers, LeaderKilledUnderLoad) {
   gateway->start();
   rss_.watch(gateway->process()->pid());
   Load load(mqtt_.uri(), o);
-  wait_for_acks(load, static_cast<std::uint64_t>(o.rate) * 3);
+  load.wait_for_acks(static_cast<std::uint64_t>(o.rate) * 3, 60s);
 
   const int victim = kafka().leader(raw, 0);
   ASSERT_GE(victim, 1);
@@ -347,7 +295,7 @@ TEST_F(BridgeOnThreeBrokers, WholeClusterStoppedUnderLoad) {
   gateway->start();
   rss_.watch(gateway->process()->pid());
   Load load(mqtt_.uri(), o);
-  wait_for_acks(load, static_cast<std::uint64_t>(o.rate) * 3);
+  load.wait_for_acks(static_cast<std::uint64_t>(o.rate) * 3, 60s);
 
   const auto stop_at = Clock::now();
   kafka().stop();

@@ -14,27 +14,15 @@
 #include <vector>
 
 #include "archer/testing/testing.h"
+#include "archer/testing/three_brokers.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 using namespace archer::testing;
 
-class Failover : public ::testing::Test {
+class Failover : public OnThreeBrokers {
  protected:
-  static void SetUpTestSuite() {
-    if (std::string why; !ApacheKafka::available(why)) return;
-    try {
-      cluster_ = new ApacheKafka(ApacheKafkaOptions::controller_and_brokers(3));
-    } catch (const std::exception& e) {
-      failure_ = new std::string(e.what());
-    }
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
   // The partition's leader once metadata names one (it can lag a moment behind a topic's creation
   // while a broker of the previous test restarts); -1 after 30 s.
   int leader_of(const std::string& topic, int partition) {
@@ -47,26 +35,7 @@ class Failover : public ::testing::Test {
         30s, 100ms);
     return leader;
   }
-
-  void SetUp() override {
-    if (std::string why; !ApacheKafka::available(why)) GTEST_SKIP() << why;
-    ASSERT_NE(cluster_, nullptr) << (failure_ != nullptr ? *failure_ : "no cluster");
-  }
-  void TearDown() override {
-    if (cluster_ == nullptr) return;
-    for (int id : cluster_->node_ids()) {
-      if (!cluster_->running(id)) cluster_->start(id);
-    }
-  }
-
-  ApacheKafka& kafka() { return *cluster_; }
-
-  static ApacheKafka* cluster_;
-  static std::string* failure_;
 };
-
-ApacheKafka* Failover::cluster_ = nullptr;
-std::string* Failover::failure_ = nullptr;
 
 // An idempotent producer (acks=all) that counts delivery reports.
 class CountingProducer : public RdKafka::DeliveryReportCb {

@@ -10,6 +10,8 @@
 //     kafka.create_topic(unique_name("t"), 3);
 //   }
 //   INSTANTIATE_TEST_SUITE_P(Brokers, RoundTrip, ::testing::ValuesIn(all_kafka_kinds()), kafka_kind_name);
+//
+// A bridge scenario derives its fixture from OnBothBrokers (on_both_brokers.h) instead.
 #include <map>
 #include <ostream>
 #include <string>
