@@ -52,9 +52,9 @@ class PostingDelivery : public transport::DeliveryListener {
  public:
   using Done = std::function<void(RdKafka::ErrorCode, std::string, std::int32_t, std::int64_t)>;
   PostingDelivery(std::shared_ptr<LoopMailbox> mailbox, Done done) : mailbox_(std::move(mailbox)), done_(std::move(done)) {}
-  void on_delivery(const RdKafka::Message& message) override {
+  void on_delivery(const RdKafka::Message& message, RdKafka::ErrorCode err) override {
     guarded("actuator delivery report", [&] {
-      mailbox_->post([done = std::move(done_), err = message.err(), text = message.errstr(),
+      mailbox_->post([done = std::move(done_), err, text = message.errstr(),
                       partition = message.partition(), offset = message.offset()] { done(err, text, partition, offset); });
     });
     delete this;

@@ -20,8 +20,8 @@ constexpr auto kFlushTimeout = std::chrono::seconds(60);
 
 class DeliveryCount : public transport::DeliveryListener {
  public:
-  void on_delivery(const RdKafka::Message& message) override {
-    if (message.err() != RdKafka::ERR_NO_ERROR) ++failed;
+  void on_delivery(const RdKafka::Message&, RdKafka::ErrorCode err) override {
+    if (err != RdKafka::ERR_NO_ERROR) ++failed;
   }
   std::atomic<std::uint64_t> failed{0};
 };

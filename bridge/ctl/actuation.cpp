@@ -139,7 +139,7 @@ int command(const std::vector<std::string>& argv) {
   record_headers.add(headers::kGateway, target->config.gateway.id);
   if (auto trace = args->value("--traceparent")) record_headers.add(headers::kTraceparent, *trace);
   struct Delivery : transport::DeliveryListener {
-    void on_delivery(const RdKafka::Message& message) override { err = message.err(); }
+    void on_delivery(const RdKafka::Message&, RdKafka::ErrorCode result) override { err = result; }
     std::atomic<RdKafka::ErrorCode> err{RdKafka::ERR__IN_PROGRESS};
   } delivery;
   const Bytes value = protocol::encode(cmd);

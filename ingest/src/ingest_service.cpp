@@ -13,10 +13,6 @@ constexpr auto kIdleWait = std::chrono::milliseconds(100);
 // producer calls come in batches rather than one LMDB transaction per reading (like linger.ms).
 constexpr auto kGather = std::chrono::milliseconds(2);
 
-bool is_purge(RdKafka::ErrorCode err) {
-  return err == RdKafka::ERR__PURGE_QUEUE || err == RdKafka::ERR__PURGE_INFLIGHT;
-}
-
 }  // namespace
 
 IngestService::IngestService(const Config& config, Metrics& metrics)
@@ -25,8 +21,8 @@ IngestService::IngestService(const Config& config, Metrics& metrics)
       spool_full_waits_(metrics.counter("archer_ingest_spool_full_waits_total",
                                         "Times MQTT intake paused because the spool was full")),
       spool_errors_(metrics.counter("archer_ingest_spool_errors_total", "Messages the spool could not store")),
-      producers_replaced_(metrics.counter("archer_ingest_producers_replaced_total",
-                                          "Ingest producers replaced after a fatal error")),
+      producers_replaced_(
+          metrics.counter("archer_ingest_producers_replaced_total", "Ingest producers replaced after a fatal error")),
       corrupt_records_(metrics.counter("archer_ingest_spool_corrupt_total", "Spool records that did not decode")),
       orphaned_records_(metrics.counter("archer_ingest_spool_orphaned_total",
                                         "Spooled readings dropped because the config no longer has their section")) {}
@@ -51,8 +47,8 @@ std::unique_ptr<IngestService> IngestService::create(const Config& config, Metri
   service->producer_ = transport::KafkaProducer::create(config.kafka, error, "ingest");
   if (!service->producer_) return nullptr;
   if (const auto records = service->spool_->size_records(); records > 0) {
-    log::info("ingest", "spool {} holds {} reading(s) from before: they go to Kafka first",
-              config.spool.dir.string(), records);
+    log::info("ingest", "spool {} holds {} reading(s) from before: they go to Kafka first", config.spool.dir.string(),
+              records);
   }
   return service;
 }
@@ -148,14 +144,17 @@ void IngestService::take_reloaded_sections() {
   log::info("ingest", "reloaded {} section(s): schemas and settings apply from the next reading", sections_.size());
 }
 
-void IngestService::set_intake_control(std::function<void(bool pause)> control) { intake_control_ = std::move(control); }
+void IngestService::set_intake_control(std::function<void(bool pause)> control) {
+  intake_control_ = std::move(control);
+}
 
 void IngestService::pause_intake() {
   if (intake_paused_.exchange(true)) return;
   spool_full_waits_.add();
   std::uint64_t suppressed = 0;
   if (full_log_limit_.allow(suppressed)) {
-    log::warn("ingest", "spool full ({} bytes in {} readings): MQTT intake paused until Kafka takes some ({} similar "
+    log::warn("ingest",
+              "spool full ({} bytes in {} readings): MQTT intake paused until Kafka takes some ({} similar "
               "lines suppressed)",
               spool_->size_bytes(), spool_->size_records(), suppressed);
   }
@@ -200,7 +199,8 @@ void IngestService::stop(std::chrono::milliseconds drain) {
   drainer_.join();
   // Whatever the producer still holds gets the rest of the drain time; what Kafka acknowledges
   // now leaves the spool, the rest stays for the next start.
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(drain_deadline_ - std::chrono::steady_clock::now());
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(drain_deadline_ - std::chrono::steady_clock::now());
   if (!producer_->fatal()) producer_->flush(std::max(left, std::chrono::milliseconds(0)));
   producer_->abandon();
   remove_acknowledged();
@@ -214,9 +214,9 @@ void IngestService::stop(std::chrono::milliseconds drain) {
 void IngestService::on_record_delivered(std::uint64_t sequence, RdKafka::ErrorCode err) {
   std::lock_guard lock(mutex_);
   --in_flight_;
-  // Purged records are sent again by the replacement producer; any other answer is final (an error
-  // other than a purge has been counted and logged with the record's id).
-  if (!is_purge(err)) acknowledged_.push_back(sequence);
+  // Purged records, and those a fatal producer failed, are sent again by the replacement producer;
+  // any other answer is final (such an error has been counted and logged with the record's id).
+  if (!sent_again(err)) acknowledged_.push_back(sequence);
   // The drainer only waits on acknowledgements when it is idle, at its in-flight limit or draining.
   if (drainer_idle_ || stopping_ || in_flight_ + 1 >= kMaxInFlight) wake_drainer_.notify_one();
 }
@@ -237,7 +237,8 @@ void IngestService::remove_acknowledged() {
 }
 
 bool IngestService::replace_producer() {
-  log::warn("ingest", "replacing the Kafka producer after a fatal error; the spool is sent again from its oldest reading");
+  log::warn("ingest",
+            "replacing the Kafka producer after a fatal error; the spool is sent again from its oldest reading");
   producer_->abandon();  // purges: those readings stay in the spool
   std::string error;
   auto fresh = transport::KafkaProducer::create(config_.kafka, error, "ingest-replacement");
@@ -328,7 +329,8 @@ void IngestService::drain_spool() {
         std::lock_guard lock(mutex_);
         ++in_flight_;
       }
-      const auto outcome = pipeline->process(incoming_from_spool(stored.record), *producer_, stored.sequence, abandon_waits_);
+      const auto outcome =
+          pipeline->process(incoming_from_spool(stored.record), *producer_, stored.sequence, abandon_waits_);
       if (outcome == SectionPipeline::Outcome::produce_failed) {
         std::lock_guard lock(mutex_);
         --in_flight_;
@@ -350,11 +352,12 @@ void IngestService::log_stats() const {
     const auto& c = pipeline->counters();
     log::info("ingest", "{}: received {} accepted {} rejected {} delivered {} dead-lettered {} failed {} in flight {}",
               pipeline->section().name, c.received->value(), c.accepted->value(), pipeline->rejected_total(),
-              c.delivered->value(), c.dead_letters_delivered->value(), c.delivery_failed->value(), c.in_flight->value());
+              c.delivered->value(), c.dead_letters_delivered->value(), c.delivery_failed->value(),
+              c.in_flight->value());
   }
   if (spool_) {
-    log::info("ingest", "spool: {} reading(s), {} bytes of {}, {} dropped", spool_->size_records(), spool_->size_bytes(),
-              spool_->max_size(), spool_->dropped());
+    log::info("ingest", "spool: {} reading(s), {} bytes of {}, {} dropped", spool_->size_records(),
+              spool_->size_bytes(), spool_->max_size(), spool_->dropped());
   }
 }
 

@@ -10,9 +10,9 @@
 namespace archer::ingest {
 namespace {
 
-constexpr ValidationError kAllErrors[] = {ValidationError::too_large, ValidationError::not_flatbuffers,
+constexpr ValidationError kAllErrors[] = {ValidationError::too_large,       ValidationError::not_flatbuffers,
                                           ValidationError::schema_mismatch, ValidationError::bad_json,
-                                          ValidationError::bind_mismatch, ValidationError::bad_topic};
+                                          ValidationError::bind_mismatch,   ValidationError::bad_topic};
 
 std::size_t error_index(ValidationError error) { return static_cast<std::size_t>(error) - 1; }
 
@@ -23,8 +23,8 @@ class SectionPipeline::RecordDelivery : public transport::DeliveryListener {
  public:
   RecordDelivery(SectionPipeline& owner, bool dead_letter, std::uint64_t token)
       : owner_(owner), dead_letter_(dead_letter), token_(token) {}
-  void on_delivery(const RdKafka::Message& message) override {
-    owner_.on_delivery(message, dead_letter_, token_);
+  void on_delivery(const RdKafka::Message& message, RdKafka::ErrorCode err) override {
+    owner_.on_delivery(message, err, dead_letter_, token_);
     delete this;
   }
 
@@ -55,14 +55,16 @@ SectionPipeline::SectionPipeline(const IngestSection& section, std::string gatew
       hook_(hook),
       counters_{
           &metrics.counter("archer_ingest_received_total", "MQTT messages received", {{"section", section.name}}),
-          &metrics.counter("archer_ingest_accepted_total", "Messages that passed validation", {{"section", section.name}}),
+          &metrics.counter("archer_ingest_accepted_total", "Messages that passed validation",
+                           {{"section", section.name}}),
           &metrics.counter("archer_ingest_delivered_total", "Records acknowledged by Kafka in the raw datalog",
                            {{"section", section.name}}),
           &metrics.counter("archer_ingest_dead_letters_delivered_total", "Dead letters acknowledged by Kafka",
                            {{"section", section.name}}),
           &metrics.counter("archer_ingest_delivery_failed_total", "Records Kafka failed to take for good",
                            {{"section", section.name}}),
-          &metrics.gauge("archer_ingest_in_flight", "Records produced and not yet acknowledged", {{"section", section.name}}),
+          &metrics.gauge("archer_ingest_in_flight", "Records produced and not yet acknowledged",
+                         {{"section", section.name}}),
       } {
   for (ValidationError reason : kAllErrors) {
     rejected_.push_back(&metrics.counter("archer_ingest_rejected_total", "Messages sent to the dead-letter topic",
@@ -88,8 +90,10 @@ headers::RecordHeaders SectionPipeline::base_headers(const Incoming& in) const {
   if (!in.content_type.empty()) out.add(headers::kMqttContentType, in.content_type);
   for (const auto& [name, value] : in.user_properties) {
     // The W3C trace context keeps its own name so every consumer's tracer finds it.
-    if (name == headers::kTraceparent) out.add(headers::kTraceparent, value);
-    else out.add(std::string(headers::kMqttPrefix) + std::string(name), value);
+    if (name == headers::kTraceparent)
+      out.add(headers::kTraceparent, value);
+    else
+      out.add(std::string(headers::kMqttPrefix) + std::string(name), value);
   }
   return out;
 }
@@ -126,7 +130,7 @@ SectionPipeline::Outcome SectionPipeline::process(const Incoming& in, transport:
     }
     return std::string_view{};
   })
-                                                   : std::string{};
+                                                         : std::string{};
 
   if (error == ValidationError::none) {
     ValidationResult result = validator_.validate(in.payload, in.content_type, bind_values);
@@ -174,13 +178,13 @@ SectionPipeline::Outcome SectionPipeline::produce(transport::KafkaProducer& prod
   return Outcome::produce_failed;
 }
 
-void SectionPipeline::on_delivery(const RdKafka::Message& message, bool dead_letter, std::uint64_t token) {
+void SectionPipeline::on_delivery(const RdKafka::Message& message, RdKafka::ErrorCode err, bool dead_letter,
+                                  std::uint64_t token) {
   counters_.in_flight->add(-1);
-  const RdKafka::ErrorCode err = message.err();
   if (err == RdKafka::ERR_NO_ERROR) {
     (dead_letter ? counters_.dead_letters_delivered : counters_.delivered)->add();
-  } else if (err != RdKafka::ERR__PURGE_QUEUE && err != RdKafka::ERR__PURGE_INFLIGHT) {
-    // A purge is not a failure: the producer is being replaced and the record is sent again.
+  } else if (!sent_again(err)) {
+    // A purge or a fatal producer is not a failure: the producer is replaced and the record sent again.
     counters_.delivery_failed->add();
     std::uint64_t suppressed = 0;
     if (delivery_failure_log_limit_.allow(suppressed)) {

@@ -29,6 +29,7 @@
 #include <fmt/format.h>
 
 #include "archer/testing/bridge.h"
+#include "archer/testing/on_both_brokers.h"
 #include "archer/testing/testing.h"
 #include "figures.h"
 
@@ -86,14 +87,6 @@ std::chrono::milliseconds collect_timeout(const LoadOptions& o) {
 // Holds a fault for a fixed time (the fault's duration, not a synchronisation).
 void hold(std::chrono::seconds duration) { std::this_thread::sleep_for(duration); }
 
-// Waits until the simulator reports `count` more acknowledged readings than `from`.
-void wait_for_acks(const Load& load, std::uint64_t count, std::chrono::seconds timeout = 30s) {
-  const std::uint64_t from = load.acked_so_far();
-  EXPECT_TRUE(wait_until([&] { return load.acked_so_far() >= from + count; }, timeout, 50ms))
-      << "archer-devsim's acknowledged count stopped at " << load.acked_so_far() << ":\n"
-      << load.log();
-}
-
 // Reads the datalog until every acknowledged reading is there (or the deadline) and counts.
 Figures finish_figures(const std::string& scenario, const LoadReport& report, const LoadOptions& o, Datalog& datalog,
                        const RssSampler& rss, Clock::time_point started, std::uint64_t expected_missing = 0) {
@@ -136,21 +129,19 @@ class Faults : public ::testing::Test {
 
 // The scenarios that make sense on a real cluster: on archer-devkafka and on Apache Kafka (one
 // cluster per program), each test with its own topics and gateway id.
-class FaultsOnBothBrokers : public ::testing::TestWithParam<KafkaKind> {
+class FaultsOnBothBrokers : public archer::testing::OnBothBrokers {
  protected:
   void SetUp() override {
-    if (std::string why; !archer::testing::kafka_available(GetParam(), why)) GTEST_SKIP() << why;
-    kafka_ = &archer::testing::shared_kafka(GetParam());
-    raw_ = archer::testing::create_unique_topic(*kafka_, "raw.telemetry", 6);
-    dead_letters_ = archer::testing::create_unique_topic(*kafka_, "dlq.telemetry", 3);
-    datalog_ = std::make_unique<Datalog>(kafka_->bootstrap(), raw_);
+    OnBothBrokers::SetUp();
+    if (IsSkipped()) return;
+    raw_ = topic("raw.telemetry", 6);
+    dead_letters_ = topic("dlq.telemetry", 3);
+    datalog_ = std::make_unique<Datalog>(bootstrap(), raw_);
     started_ = Clock::now();
   }
-  std::unique_ptr<Bridge> bridge() {
-    return std::make_unique<Bridge>(mqtt_.uri(), kafka_->bootstrap(),
-                                    archer::faults::telemetry_section(raw_, dead_letters_), "archer-test-gw", "",
-                                    gateway_);
-  }
+  using OnBothBrokers::bridge;
+  // A bridge with the telemetry section on this test's topics.
+  std::unique_ptr<Bridge> bridge() const { return bridge(archer::faults::telemetry_section(raw_, dead_letters_)); }
   // The scenario's name in FIGURES: "kafka_away" on archer-devkafka, "kafka_away_apache" on Apache Kafka.
   std::string scenario(const std::string& name) const {
     return GetParam() == KafkaKind::apache ? name + "_apache" : name;
@@ -159,11 +150,8 @@ class FaultsOnBothBrokers : public ::testing::TestWithParam<KafkaKind> {
     return finish_figures(scenario(name), report, o, *datalog_, rss_, started_);
   }
 
-  Mosquitto mqtt_;
-  KafkaCluster* kafka_ = nullptr;
   std::string raw_;
   std::string dead_letters_;
-  const std::string gateway_ = archer::testing::unique_name("gw");
   std::unique_ptr<Datalog> datalog_;  // reads the raw datalog from the start of the run
   Clock::time_point started_ = Clock::now();
   RssSampler rss_;
@@ -184,17 +172,17 @@ TEST_P(FaultsOnBothBrokers, KafkaAway) {
   bridge.start();
   rss_.watch(bridge.process()->pid());
   Load load(mqtt_.uri(), o);
-  wait_for_acks(load, static_cast<std::uint64_t>(o.rate) * 2);
+  load.wait_for_acks(static_cast<std::uint64_t>(o.rate) * 2);
 
   const auto down_at = Clock::now();
-  archer::faults::take_kafka_away(*kafka_);
+  archer::faults::take_kafka_away(kafka());
   const double stop_s = archer::faults::seconds_since(down_at);
   const std::uint64_t acked_at_down = load.acked_so_far();
   hold(away);
   const std::uint64_t acked_while_away = load.acked_so_far() - acked_at_down;
   const std::uint64_t rss_while_away = rss_.max_kib();
   const auto up_at = Clock::now();
-  archer::faults::bring_kafka_back(*kafka_);
+  archer::faults::bring_kafka_back(kafka());
   const double start_s = archer::faults::seconds_since(up_at);
 
   const LoadReport report = load.finish();
@@ -223,9 +211,9 @@ TEST_F(Faults, KafkaSlow) {
   rss_.watch(bridge.process()->pid());
   kafka_.command("rtt all 500");
   Load load(mqtt_.uri(), o);
-  wait_for_acks(load, static_cast<std::uint64_t>(o.rate) * 3);
+  load.wait_for_acks(static_cast<std::uint64_t>(o.rate) * 3);
   kafka_.command("errors Produce NOT_LEADER_FOR_PARTITION 20");
-  wait_for_acks(load, static_cast<std::uint64_t>(o.rate) * 3);
+  load.wait_for_acks(static_cast<std::uint64_t>(o.rate) * 3);
   kafka_.command("errors Produce REQUEST_TIMED_OUT 5");
   const LoadReport report = load.finish();
   ASSERT_TRUE(report.ok);
@@ -249,7 +237,7 @@ TEST_F(Faults, MosquittoRestart) {
   bridge.start();
   rss_.watch(bridge.process()->pid());
   Load load(mqtt_.uri(), o);
-  wait_for_acks(load, static_cast<std::uint64_t>(o.rate) * 4);
+  load.wait_for_acks(static_cast<std::uint64_t>(o.rate) * 4);
 
   const std::size_t subscribed_before = occurrences(bridge.log(), "subscribed to");
   const auto restart_at = Clock::now();
@@ -258,7 +246,7 @@ TEST_F(Faults, MosquittoRestart) {
       wait_until([&] { return occurrences(bridge.log(), "subscribed to") > subscribed_before; }, 30s, 50ms);
   const double reconnect_s = archer::faults::seconds_since(restart_at);
   EXPECT_TRUE(reconnected) << "the bridge did not subscribe again after the broker restart:\n" << bridge.log();
-  wait_for_acks(load, static_cast<std::uint64_t>(o.rate) * 2);  // the simulator is back too
+  load.wait_for_acks(static_cast<std::uint64_t>(o.rate) * 2);  // the simulator is back too
 
   const LoadReport report = load.finish();
   ASSERT_TRUE(report.ok);
@@ -281,7 +269,7 @@ TEST_P(FaultsOnBothBrokers, Sigterm) {
   bridge.start();
   rss_.watch(bridge.process()->pid());
   Load load(mqtt_.uri(), o);
-  wait_for_acks(load, static_cast<std::uint64_t>(o.rate) * 5);
+  load.wait_for_acks(static_cast<std::uint64_t>(o.rate) * 5);
 
   const auto term_at = Clock::now();
   const int code = bridge.stop(30s);  // the drain timeout
@@ -317,7 +305,7 @@ TEST_F(Faults, Kill9) {
                                   static_cast<std::uint64_t>(kills + 2),
                               500);
   for (long round = 0; round < kills; ++round) {
-    wait_for_acks(load, step);
+    load.wait_for_acks(step);
     bridge.kill9();
     bridge.start();
     rss_.watch(bridge.process()->pid());
@@ -352,7 +340,7 @@ TEST_F(Faults, SpoolFullBackpressure) {
   Bridge& bridge = *started_bridge;
   const std::string intake = "archer_spool_appended_total";
   Load load(mqtt_.uri(), o);
-  wait_for_acks(load, static_cast<std::uint64_t>(o.rate) * 2);
+  load.wait_for_acks(static_cast<std::uint64_t>(o.rate) * 2);
 
   kafka_.command("down all");
   const auto down_at = Clock::now();
@@ -414,7 +402,7 @@ TEST_F(Faults, SigtermWithTheSpoolFullAndKafkaAway) {
   const auto started_bridge = start_with_small_spool("backpressure", port);
   Bridge& bridge = *started_bridge;
   Load load(mqtt_.uri(), o);
-  wait_for_acks(load, static_cast<std::uint64_t>(o.rate));
+  load.wait_for_acks(static_cast<std::uint64_t>(o.rate));
   kafka_.command("down all");
   ASSERT_TRUE(wait_until([&] { return scrape(port, "archer_spool_full_total").value_or(0) > 0; }, 30s, 100ms))
       << "the spool never filled:\n"
@@ -447,7 +435,7 @@ TEST_F(Faults, SpoolFullDropOldest) {
   Bridge& bridge = *started_bridge;
   ASSERT_TRUE(scrape(port, "archer_spool_dropped_total").has_value()) << "the drop counter is in /metrics";
   Load load(mqtt_.uri(), o);
-  wait_for_acks(load, static_cast<std::uint64_t>(o.rate) * 2);
+  load.wait_for_acks(static_cast<std::uint64_t>(o.rate) * 2);
 
   kafka_.command("down all");
   hold(away);
@@ -522,6 +510,36 @@ TEST_F(Faults, FatalProducerError) {
   EXPECT_EQ(f.reordered, 0u);
   bridge.kill(SIGTERM);
   EXPECT_EQ(bridge.wait_exit(30s), std::optional<int>(0)) << log();
+}
+
+// 8. The broker answers a produce with OUT_OF_ORDER_SEQUENCE_NUMBER (what a real cluster restarted
+// as a whole can answer an idempotent producer): librdkafka raises a fatal error and fails that
+// request's records with the broker's error. Those records are not refused: the replacement
+// producer sends them again from the spool, nothing is counted as failed, nothing lost.
+TEST_F(Faults, OutOfOrderSequenceFromTheBrokerLosesNothing) {
+  const LoadOptions o = load_options(1000, 15);
+  const std::uint16_t port = archer::testing::free_port();
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(), http_head(port, "") + archer::faults::telemetry_section());
+  bridge.start();
+  rss_.watch(bridge.process()->pid());
+  Load load(mqtt_.uri(), o);
+  load.wait_for_acks(static_cast<std::uint64_t>(o.rate) * 3);
+  kafka_.command("errors Produce OUT_OF_ORDER_SEQUENCE_NUMBER 1");
+  EXPECT_TRUE(wait_until([&] { return bridge.log().find("fatal producer error") != std::string::npos; }, 20s, 50ms))
+      << bridge.log();
+  const LoadReport report = load.finish();
+  ASSERT_TRUE(report.ok);
+  Figures f = finish("out_of_order_sequence", report, o);
+  const double replaced = scrape(port, "archer_ingest_producers_replaced_total").value_or(-1);
+  const double failed = scrape(port, "archer_ingest_delivery_failed_total").value_or(-1);
+  f.with("producers_replaced", fmt::format("{:.0f}", replaced)).with("delivery_failed", fmt::format("{:.0f}", failed));
+  archer::faults::print(f);
+
+  EXPECT_GE(replaced, 1) << bridge.log();
+  EXPECT_EQ(failed, 0) << "records of the failed request were counted as refused:\n" << bridge.log();
+  EXPECT_EQ(f.lost, 0u) << bridge.log();
+  EXPECT_EQ(f.reordered, 0u);
+  EXPECT_EQ(bridge.stop(), 0);
 }
 
 }  // namespace

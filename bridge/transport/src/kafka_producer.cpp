@@ -94,8 +94,10 @@ std::unique_ptr<KafkaProducer> KafkaProducer::create(const KafkaConfig& config, 
     const std::string_view hooked_role = colon == std::string_view::npos ? "ingest" : text.substr(0, colon);
     static std::atomic<bool> fired{false};
     if (hooked_role == role && !fired.exchange(true)) {
-      producer->fatal_after_ = std::atoll(std::string(colon == std::string_view::npos ? text : text.substr(colon + 1)).c_str());
-      log::warn("kafka", "test hook: the {} producer raises a fatal error after {} record(s)", role, producer->fatal_after_.load());
+      producer->fatal_after_ =
+          std::atoll(std::string(colon == std::string_view::npos ? text : text.substr(colon + 1)).c_str());
+      log::warn("kafka", "test hook: the {} producer raises a fatal error after {} record(s)", role,
+                producer->fatal_after_.load());
     }
   }
   std::string problem;
@@ -140,10 +142,10 @@ RdKafka::ErrorCode KafkaProducer::produce(const Record& record, const std::atomi
   while (true) {
     // librdkafka takes ownership of the headers only when produce() succeeds.
     RdKafka::Headers* headers = record.headers != nullptr ? to_kafka(*record.headers) : nullptr;
-    const RdKafka::ErrorCode err = producer_->produce(
-        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-        const_cast<std::uint8_t*>(record.value.data()), record.value.size(), record.key.data(), record.key.size(), 0,
-        headers, record.listener);
+    const RdKafka::ErrorCode err =
+        producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                           const_cast<std::uint8_t*>(record.value.data()), record.value.size(), record.key.data(),
+                           record.key.size(), 0, headers, record.listener);
     if (err == RdKafka::ERR_NO_ERROR) {
       if (fatal_after_.load(std::memory_order_relaxed) >= 0 && fatal_after_.fetch_sub(1) == 1) {
         rd_kafka_test_fatal_error(producer_->c_ptr(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -170,7 +172,15 @@ int KafkaProducer::outstanding() const { return producer_->outq_len(); }
 
 void KafkaProducer::DeliveryDispatcher::dr_cb(RdKafka::Message& message) {
   guarded("Kafka delivery report", [&] {
-    if (auto* listener = static_cast<DeliveryListener*>(message.msg_opaque())) listener->on_delivery(message);
+    auto* listener = static_cast<DeliveryListener*>(message.msg_opaque());
+    if (listener == nullptr) return;
+    RdKafka::ErrorCode err = message.err();
+    // librdkafka sets the fatal error before it fails the records that caused it, so this sees it
+    // (the error event reaches the poll thread only later).
+    if (err != RdKafka::ERR_NO_ERROR && rd_kafka_fatal_error(owner_.producer_->c_ptr(), nullptr, 0) != 0) {
+      err = RdKafka::ERR__FATAL;
+    }
+    listener->on_delivery(message, err);
   });
 }
 
@@ -184,11 +194,12 @@ void KafkaProducer::EventLogger::handle(RdKafka::Event& event) {
       if (event.fatal()) {
         fatal = true;
         log::error("kafka", "fatal producer error: {}: {}", RdKafka::err2str(event.err()), event.str());
-      }
-      else log::warn("kafka", "{}: {}", RdKafka::err2str(event.err()), event.str());
+      } else
+        log::warn("kafka", "{}: {}", RdKafka::err2str(event.err()), event.str());
       break;
     case RdKafka::Event::EVENT_LOG:
-      if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) log::warn("kafka", "{}: {}", event.fac(), event.str());
+      if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING)
+        log::warn("kafka", "{}: {}", event.fac(), event.str());
       break;
     default:
       break;

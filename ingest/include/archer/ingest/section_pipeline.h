@@ -19,6 +19,12 @@
 
 namespace archer::ingest {
 
+// A delivery error that does not end a record: it was purged, or failed by a producer that hit a
+// fatal error. The replacement producer sends it again from the spool.
+inline bool sent_again(RdKafka::ErrorCode err) {
+  return err == RdKafka::ERR__PURGE_QUEUE || err == RdKafka::ERR__PURGE_INFLIGHT || err == RdKafka::ERR__FATAL;
+}
+
 // Told the fate of each record process() produced, with the token process() was given (the spool
 // sequence, for the ingest service). Runs on the producer's poll thread.
 class DeliveryHook {
@@ -62,7 +68,7 @@ class SectionPipeline {
   Outcome produce(transport::KafkaProducer& producer, std::string_view topic, std::string_view key,
                   std::span<const std::uint8_t> value, const headers::RecordHeaders& headers, bool dead_letter,
                   std::uint64_t token, const std::atomic<bool>& stop_waiting);
-  void on_delivery(const RdKafka::Message& message, bool dead_letter, std::uint64_t token);
+  void on_delivery(const RdKafka::Message& message, RdKafka::ErrorCode err, bool dead_letter, std::uint64_t token);
   headers::RecordHeaders base_headers(const Incoming& in) const;
 
   IngestSection section_;

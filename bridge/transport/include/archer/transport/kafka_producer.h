@@ -25,11 +25,15 @@
 
 namespace archer::transport {
 
-// Told the fate of each record, once: delivered (err == NO_ERROR) or failed for good.
+// Told the fate of each record, once. `err` is what to act on: ERR_NO_ERROR when delivered;
+// ERR__FATAL for a record that failed because its producer hit a fatal error, whatever error the
+// broker gave it (e.g. OUT_OF_ORDER_SEQUENCE_NUMBER after a whole cluster restart): the record is
+// not refused, a new producer can send it again; otherwise message.err(). message.errstr() keeps
+// the broker's own words for logs.
 class DeliveryListener {
  public:
   virtual ~DeliveryListener() = default;
-  virtual void on_delivery(const RdKafka::Message& message) = 0;
+  virtual void on_delivery(const RdKafka::Message& message, RdKafka::ErrorCode err) = 0;
 };
 
 using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
@@ -102,7 +106,11 @@ class KafkaProducer {
  private:
   class DeliveryDispatcher : public RdKafka::DeliveryReportCb {
    public:
+    explicit DeliveryDispatcher(const KafkaProducer& owner) : owner_(owner) {}
     void dr_cb(RdKafka::Message& message) override;
+
+   private:
+    const KafkaProducer& owner_;
   };
   class EventLogger : public RdKafka::EventCb {
    public:
@@ -116,7 +124,7 @@ class KafkaProducer {
   KafkaProducer() = default;
   void poll_loop();
 
-  DeliveryDispatcher dispatcher_;
+  DeliveryDispatcher dispatcher_{*this};
   EventLogger events_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::atomic<bool> stopping_{false};
