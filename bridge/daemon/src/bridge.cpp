@@ -12,10 +12,11 @@
 #include "archer/actuators/replay.h"
 #include "archer/core/callback_guard.h"
 #include "archer/core/log.h"
-#include "archer/core/readiness.h"
 #include "archer/core/metrics.h"
+#include "archer/core/readiness.h"
 #include "archer/core/version.h"
 #include "archer/daemon/http_server.h"
+#include "archer/daemon/service_manager.h"
 #include "archer/daemon/startup_check.h"
 #include "archer/ingest/ingest_service.h"
 #include "archer/transport/kafka_producer.h"
@@ -27,17 +28,19 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitStartFailed = 1;
 constexpr auto kStatsInterval = std::chrono::seconds(10);
+// How often the start checks whether it is ready yet, to tell systemd once it is.
+constexpr auto kReadyPoll = std::chrono::milliseconds(200);
 constexpr auto kDrainTimeout = std::chrono::seconds(30);
 
 constexpr auto kActuatorDrain = std::chrono::seconds(10);
 
-// Logs the counters every interval until the loop stops.
-void schedule_stats(boost::asio::steady_timer& timer, const std::function<void()>& log_stats) {
-  timer.expires_after(kStatsInterval);
-  timer.async_wait([&timer, &log_stats](const boost::system::error_code& ec) {
+// Calls `tick` every `interval` on the loop until the loop stops.
+void every(boost::asio::steady_timer& timer, std::chrono::microseconds interval, const std::function<void()>& tick) {
+  timer.expires_after(interval);
+  timer.async_wait([&timer, interval, &tick](const boost::system::error_code& ec) {
     if (ec) return;
-    log_stats();
-    schedule_stats(timer, log_stats);
+    tick();
+    every(timer, interval, tick);
   });
 }
 
@@ -55,8 +58,9 @@ int run_bridge(const Config& config) {
   log::info("bridge", "gateway {} starting (archer-bridge {}), config {}", config.gateway.id, kVersion,
             config.file.string());
   Metrics metrics;
-  attach_callback_failure_counter(&metrics.counter(
-      "archer_callback_exceptions_total", "Library callbacks (Paho, librdkafka, Asio) that threw; their event was dropped"));
+  attach_callback_failure_counter(
+      &metrics.counter("archer_callback_exceptions_total",
+                       "Library callbacks (Paho, librdkafka, Asio) that threw; their event was dropped"));
   std::string error;
   auto ingest = ingest::IngestService::create(config, metrics, error);
   if (!ingest) {
@@ -87,6 +91,14 @@ int run_bridge(const Config& config) {
     for (const auto& gateway : gateways) out.add(gateway->ready());
     return out;
   };
+  ServiceManager systemd;
+  bool told_ready = false;  // READY=1 sent (a reload before it must not send it)
+  // systemd's one-line STATUS=.
+  auto status_line = [&] {
+    const Readiness now = readiness();
+    if (!now.ready()) return "not ready: " + now.text();
+    return fmt::format("ready: {} ingest and {} actuator sections", config.ingest.size(), config.actuators.size());
+  };
   std::unique_ptr<HttpServer> http;
   if (config.http) {
     try {
@@ -99,8 +111,10 @@ int run_bridge(const Config& config) {
 
   for (auto& [filter, qos] : ingest->subscriptions()) mqtt.add_subscription(filter, qos);
   ingest->set_intake_control([&mqtt](bool pause) {
-    if (pause) mqtt.pause_intake();
-    else mqtt.resume_intake();
+    if (pause)
+      mqtt.pause_intake();
+    else
+      mqtt.resume_intake();
   });
   Counter& unrouted = metrics.counter("archer_mqtt_unrouted_total", "MQTT messages no section takes");
   auto unrouted_message = [&unrouted](const mqtt::const_message_ptr& message) {
@@ -139,12 +153,14 @@ int run_bridge(const Config& config) {
   stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     log::info("bridge", "{} received: draining", strsignal(signal));
+    systemd.stopping();
     io.stop();
   });
   boost::asio::signal_set reload_signal(io, SIGHUP);
   std::function<void()> wait_reload = [&] {
     reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
+      systemd.reloading();
       ConfigResult reloaded = load_config(config.file);
       if (reloaded.config) reloaded.errors = check_startup(*reloaded.config);
       if (!reloaded.errors.empty()) {
@@ -156,6 +172,11 @@ int run_bridge(const Config& config) {
         log::info("bridge", "reload: {} applied to the ingest sections (actuator settings apply on restart)",
                   config.file.string());
       }
+      // Refused or applied, a configuration runs: the reload is over.
+      if (told_ready)
+        systemd.ready(status_line());
+      else
+        systemd.status(status_line());
       wait_reload();
     });
   };
@@ -164,8 +185,32 @@ int run_bridge(const Config& config) {
     ingest->log_stats();
     for (const auto& gateway : gateways) gateway->log_stats();
   };
+  const std::function<void()> tick_stats = [&] {
+    log_stats();
+    systemd.status(status_line());
+  };
   boost::asio::steady_timer stats_timer(io);
-  schedule_stats(stats_timer, log_stats);
+  every(stats_timer, kStatsInterval, tick_stats);
+
+  // READY=1 once subscribed and loaded (systemd holds units ordered after this one until then).
+  boost::asio::steady_timer ready_timer(io);
+  std::function<void()> wait_ready = [&] {
+    ready_timer.expires_after(kReadyPoll);
+    ready_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (!readiness().ready()) return wait_ready();
+      told_ready = true;
+      systemd.ready(status_line());
+    });
+  };
+  wait_ready();
+  // WATCHDOG=1 from this loop: it stops when the loop stops turning, and systemd restarts the unit.
+  boost::asio::steady_timer watchdog_timer(io);
+  const std::function<void()> pet_watchdog = [&] { systemd.watchdog(); };
+  if (const auto interval = systemd.watchdog_interval()) {
+    systemd.watchdog();
+    every(watchdog_timer, *interval, pet_watchdog);
+  }
   run_guarded("main loop", io);
 
   // Ordered shutdown: telemetry intake stops first, then running exchanges finish while the actuation
