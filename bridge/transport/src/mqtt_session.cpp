@@ -11,6 +11,11 @@ namespace {
 
 constexpr auto kReconnectMin = std::chrono::seconds(1);
 constexpr auto kReconnectMax = std::chrono::seconds(30);
+// How long a disconnect (a pause, or stop) waits for SUBACKs still due. A subscribe left pending
+// across a disconnect stays in Paho C's response list, and destroying the client later fails it
+// through a token Paho C++ no longer holds: a crash at exit, seen under AddressSanitizer after a
+// pause that came right after a connect.
+constexpr auto kSubscriptionSettle = std::chrono::seconds(5);
 
 std::string read_password(const std::filesystem::path& file) {
   std::ifstream in(file);
@@ -68,7 +73,8 @@ void MqttSession::build_connect_options() {
   // Paho C++ 1.2.0: a copied connect_options points at the original's MQTT 5 properties, so the
   // properties are set on the final object, which lives as long as the client.
   const auto expiry = std::chrono::duration_cast<std::chrono::seconds>(config_.session_expiry).count();
-  connect_options_.set_properties(mqtt::properties{{mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int>(expiry)}});
+  connect_options_.set_properties(
+      mqtt::properties{{mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int>(expiry)}});
 }
 
 void MqttSession::start() {
@@ -79,7 +85,8 @@ void MqttSession::start() {
       if (handler_) handler_(message);
     });
   });
-  client_->set_connected_handler([this](const std::string&) { guarded("MQTT connected handler", [this] { on_connected(); }); });
+  client_->set_connected_handler(
+      [this](const std::string&) { guarded("MQTT connected handler", [this] { on_connected(); }); });
   client_->set_connection_lost_handler([this](const std::string& cause) {
     guarded("MQTT connection-lost handler", [&] { on_connection_lost(cause); });
   });
@@ -111,6 +118,7 @@ void MqttSession::connect_until_stopped() {
     if (stopping_) break;
     if (paused_) {
       // Intake paused: leave, keeping the session; the broker queues for it meanwhile.
+      settle_subscriptions(lock);
       lock.unlock();
       try {
         client_->disconnect(5000)->wait_for(std::chrono::seconds(6));
@@ -135,7 +143,8 @@ void MqttSession::connect_until_stopped() {
       }
       lock.lock();
       if (connected) break;
-      const auto wait = std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) * jitter(random)));
+      const auto wait =
+          std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) * jitter(random)));
       log::info("mqtt", "next connection attempt to {} in {} ms", config_.uri, wait.count());
       connected_cv_.wait_for(lock, wait, [this] { return stopping_.load() || paused_; });
       delay = std::min(delay * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kReconnectMax));
@@ -213,6 +222,10 @@ bool MqttSession::wait_connected(std::chrono::milliseconds timeout) {
   return connected_cv_.wait_for(lock, timeout, [this] { return subscribed_.load(); });
 }
 
+void MqttSession::settle_subscriptions(std::unique_lock<std::mutex>& lock) {
+  connected_cv_.wait_for(lock, kSubscriptionSettle, [this] { return subscribed_.load() || !client_->is_connected(); });
+}
+
 void MqttSession::stop(std::chrono::milliseconds timeout) {
   {
     std::lock_guard lock(connected_mutex_);
@@ -220,6 +233,10 @@ void MqttSession::stop(std::chrono::milliseconds timeout) {
   }
   connected_cv_.notify_all();
   if (connect_thread_.joinable()) connect_thread_.join();
+  {
+    std::unique_lock lock(connected_mutex_);
+    if (started_) settle_subscriptions(lock);
+  }
   try {
     if (client_->is_connected()) client_->disconnect(static_cast<int>(timeout.count()))->wait_for(timeout);
   } catch (const mqtt::exception& error) {
