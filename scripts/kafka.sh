@@ -70,10 +70,8 @@ need_fetched() {
 }
 
 # --- run ----------------------------------------------------------------------------------------
-# shellcheck source=scripts/lib/ports.sh
-source "$here/lib/ports.sh"
-
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+# shellcheck source=scripts/lib/processes.sh
+source "$here/lib/processes.sh"
 
 running_pid() {
   local pid
@@ -198,18 +196,10 @@ start() {
 
 # stop_broker SECONDS: SIGTERM, wait up to SECONDS, then SIGKILL.
 stop_broker() {
-  local pid grace=$(($1 * 10))
+  local pid
   pid=$(running_pid) || { rm -f "$dir/kafka.pid"; echo "kafka.sh: no broker runs from $dir"; return 0; }
-  kill -TERM "$pid"
-  while alive "$pid" && [ "$grace" -gt 0 ]; do
-    sleep 0.1
-    grace=$((grace - 1))
-  done
-  if alive "$pid"; then
-    echo "kafka.sh: the broker (pid $pid) did not stop within $1s; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    while alive "$pid"; do sleep 0.1; done
-  fi
+  terminate "$pid" "$1" "kafka.sh: the broker (pid $pid)"
+  while alive "$pid"; do sleep 0.1; done
   rm -f "$dir/kafka.pid"
   echo "kafka.sh: stopped the broker (pid $pid)"
 }

@@ -95,23 +95,11 @@ apache_pid=""
 mosquitto_pid=""
 sleep_pid=""
 
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-
 # stop_process NAME PID SECONDS: SIGTERM, wait up to SECONDS, then SIGKILL.
 stop_process() {
-  local name=$1 pid=$2 deadline=$(($3 * 10)) status=0
+  local name=$1 pid=$2 status=0
   [ -n "$pid" ] || return 0
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    while alive "$pid" && [ "$deadline" -gt 0 ]; do
-      sleep 0.1
-      deadline=$((deadline - 1))
-    done
-    if alive "$pid"; then
-      echo "quickstart: $name did not stop within $3s; killing it" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
+  terminate "$pid" "$3" "quickstart: $name"
   wait "$pid" 2>/dev/null || status=$?
   if [ "$status" -ne 0 ] && [ "$status" -ne 143 ]; then
     echo "quickstart: $name exited with status $status (log: $run_dir/$name.log)" >&2
@@ -150,8 +138,8 @@ tail_log() {
   echo "----" >&2
 }
 
-# shellcheck source=scripts/lib/ports.sh
-source "$root/scripts/lib/ports.sh"
+# shellcheck source=scripts/lib/processes.sh
+source "$root/scripts/lib/processes.sh"
 
 # Escapes a string for the replacement side of a sed s### command.
 sed_escape() { printf '%s' "$1" | sed -e 's/[\\#&]/\\&/g'; }
