@@ -4,10 +4,10 @@
 
 #include <future>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <mqtt/async_client.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 
 #include "archer/actuators/view_loader.h"
 #include "archer/core/callback_guard.h"
@@ -20,6 +20,7 @@ namespace {
 
 constexpr auto kStopFlushTimeout = std::chrono::seconds(5);
 constexpr auto kWatchInterval = std::chrono::seconds(1);
+
 constexpr auto kRetryMin = std::chrono::milliseconds(100);
 constexpr auto kRetryMax = std::chrono::seconds(5);
 constexpr auto kLoadRetryMax = std::chrono::seconds(30);
@@ -51,11 +52,12 @@ namespace {
 class PostingDelivery : public transport::DeliveryListener {
  public:
   using Done = std::function<void(RdKafka::ErrorCode, std::string, std::int32_t, std::int64_t)>;
-  PostingDelivery(std::shared_ptr<LoopMailbox> mailbox, Done done) : mailbox_(std::move(mailbox)), done_(std::move(done)) {}
+  PostingDelivery(std::shared_ptr<LoopMailbox> mailbox, Done done)
+      : mailbox_(std::move(mailbox)), done_(std::move(done)) {}
   void on_delivery(const RdKafka::Message& message, RdKafka::ErrorCode err) override {
     guarded("actuator delivery report", [&] {
-      mailbox_->post([done = std::move(done_), err, text = message.errstr(),
-                      partition = message.partition(), offset = message.offset()] { done(err, text, partition, offset); });
+      mailbox_->post([done = std::move(done_), err, text = message.errstr(), partition = message.partition(),
+                      offset = message.offset()] { done(err, text, partition, offset); });
     });
     delete this;
   }
@@ -118,18 +120,22 @@ ActuatorGateway::ActuatorGateway(const Config& config, const ActuatorSection& se
       section_(section),
       mqtt_(mqtt),
       presence_(presence),
+      metrics_(metrics),
       mailbox_(std::make_shared<LoopMailbox>(io_)),
       protocol_(section_, *this, metrics),
       load_timer_(io_),
       watch_timer_(io_),
+      pulse_timer_(io_),
       not_ready_(fmt::format("actuator {}: not started", section.name)),
       produce_retries_(metrics.counter("archer_actuator_produce_retries_total",
                                        "Records sent again to Kafka after a failure that can pass",
                                        {{"section", section.name}})),
       producers_replaced_(metrics.counter("archer_actuator_producers_replaced_total",
-                                          "Actuator producers replaced after a fatal error", {{"section", section.name}})),
+                                          "Actuator producers replaced after a fatal error",
+                                          {{"section", section.name}})),
       snapshots_written_(metrics.counter("archer_actuator_snapshots_written_total",
-                                         "Snapshot records written to snapshot.<gateway>", {{"section", section.name}})),
+                                         "Snapshot records written to snapshot.<gateway>",
+                                         {{"section", section.name}})),
       start_records_read_(metrics.gauge("archer_actuator_start_records_read",
                                         "Transaction and event records read at the last start, after the snapshots",
                                         {{"section", section.name}})) {
@@ -176,13 +182,17 @@ bool ActuatorGateway::offer(const mqtt::const_message_ptr& message) {
 }
 
 bool ActuatorGateway::start(std::string& error) {
-  producer_ = transport::KafkaProducer::create(config_.kafka, error, "actuators");
+  producer_ =
+      transport::KafkaProducer::create(config_.kafka, error, "actuators", &metrics_, "actuator:" + section_.name);
   if (!producer_) {
     error = fmt::format("actuator '{}': {}", section_.name, error);
     return false;
   }
   set_state(fmt::format("actuator {}: loading its logs", section_.name));
-  boost::asio::post(io_, [this] { load(); });
+  boost::asio::post(io_, [this] {
+    pulse();
+    load();
+  });
   loop_thread_ = std::thread([this] {
     auto work = boost::asio::make_work_guard(io_);
     run_guarded("actuator loop", io_);
@@ -197,9 +207,34 @@ void ActuatorGateway::set_state(std::string reason) {
 
 Readiness ActuatorGateway::ready() const {
   Readiness out;
-  std::lock_guard lock(state_mutex_);
-  if (!not_ready_.empty()) out.not_ready(not_ready_);
+  {
+    std::lock_guard lock(state_mutex_);
+    if (!not_ready_.empty()) out.not_ready(not_ready_);
+  }
+  if (const std::string away =
+          transport::kafka_unreachable_reason(std::chrono::milliseconds(kafka_unreachable_ms_.load()));
+      !away.empty()) {
+    out.not_ready(fmt::format("actuator {}: {}", section_.name, away));
+  }
   return out;
+}
+
+Readiness ActuatorGateway::health() const {
+  Readiness out;
+  if (loop_thread_.joinable() && !stopping_ && loop_beat_.stuck()) {
+    out.not_ready(fmt::format("actuator {}: its loop has not turned for {} s", section_.name,
+                              std::chrono::duration_cast<std::chrono::seconds>(loop_beat_.since()).count()));
+  }
+  return out;
+}
+
+void ActuatorGateway::pulse() {
+  loop_beat_.beat();
+  kafka_unreachable_ms_ = producer_ ? producer_->unreachable_for().count() : 0;
+  pulse_timer_.expires_after(kWatchInterval);
+  pulse_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) pulse();
+  });
 }
 
 void ActuatorGateway::load() {
@@ -208,7 +243,11 @@ void ActuatorGateway::load() {
   const std::string group = fmt::format("archer.{}.{}", config_.gateway.id, section_.name);
   std::string error;
   LoadedState loaded;
-  auto stop = [this] { return stopping_.load(); };
+  // Reading a long history holds the loop for seconds: the read beats for it.
+  auto stop = [this] {
+    loop_beat_.beat();
+    return stopping_.load();
+  };
   std::map<std::int32_t, std::int64_t> committed;
   bool ok = false;
   commands_ = transport::KafkaReader::open(config_.kafka, section_.commands, group,
@@ -221,7 +260,8 @@ void ActuatorGateway::load() {
   }
   if (stopping_) return;
   if (!ok) {
-    const auto wait = std::min<std::chrono::milliseconds>(kLoadRetryMax, std::chrono::seconds(1 << std::min(load_failures_++, 5)));
+    const auto wait =
+        std::min<std::chrono::milliseconds>(kLoadRetryMax, std::chrono::seconds(1 << std::min(load_failures_++, 5)));
     const std::string reason = fmt::format("actuator {}: cannot read its logs: {} (next try in {} s)", section_.name,
                                            error, std::chrono::duration_cast<std::chrono::seconds>(wait).count());
     log::error("actuator", "{}", reason);
@@ -240,7 +280,7 @@ void ActuatorGateway::load() {
             section_.name, took.count(), loaded.snapshots_used, loaded.records_read, section_.transactions,
             section_.events, loaded.records_skipped, loaded.view.size(), loaded.view.outcomes(), section_.commands,
             group);
-  start_records_read_.set(static_cast<std::int64_t>(loaded.records_read));
+  start_records_read_.set(static_cast<double>(loaded.records_read));
   // Reading a long history goes through librdkafka's fetch buffers and queues (tens of MiB); what is
   // kept is only the work in progress. Give the freed memory back, so that RSS shows what is kept.
   ::malloc_trim(0);
@@ -297,6 +337,7 @@ void ActuatorGateway::stop(std::chrono::milliseconds drain) {
   boost::asio::post(io_, [this, deadline, finish] {
     load_timer_.cancel();
     watch_timer_.cancel();
+    pulse_timer_.cancel();
     protocol_.stop_taking();
     if (consumer_thread_.joinable()) consumer_thread_.join();
     auto check = std::make_shared<std::function<void()>>();
@@ -368,7 +409,8 @@ void ActuatorGateway::replace_producer() {
   set_state(fmt::format("actuator {}: replacing its Kafka producer after a fatal error", section_.name));
   if (producer_) producer_->abandon();  // its records come back as purged, and are sent again
   std::string error;
-  producer_ = transport::KafkaProducer::create(config_.kafka, error, "actuators-replacement");
+  producer_ = transport::KafkaProducer::create(config_.kafka, error, "actuators-replacement", &metrics_,
+                                               "actuator:" + section_.name);
   if (!producer_) {
     log::error("actuator", "{}: cannot create a Kafka producer: {}", section_.name, error);
     return;
@@ -412,8 +454,8 @@ void ActuatorGateway::retry_later(const std::shared_ptr<Pending>& pending, std::
   produce_retries_.add();
   std::uint64_t suppressed = 0;
   if (retry_log_.allow(suppressed)) {
-    log::warn("actuator", "{}: a record for {} waits to be sent again: {} ({} more since the last line)",
-              section_.name, pending->topic, why, suppressed);
+    log::warn("actuator", "{}: a record for {} waits to be sent again: {} ({} more since the last line)", section_.name,
+              pending->topic, why, suppressed);
   }
   const auto wait = std::min<std::chrono::milliseconds>(kRetryMax, kRetryMin * (1 << std::min(pending->attempts++, 6)));
   auto timer = std::make_shared<boost::asio::steady_timer>(io_, wait);
@@ -476,7 +518,8 @@ void ActuatorGateway::write_dead_letter(const Bytes& payload, std::string_view t
 
 void ActuatorGateway::send_request(const DeviceId& device, const InteractionId& interaction, const Bytes& request,
                                    std::string_view traceparent, std::function<void(bool, std::string)> done) {
-  auto message = mqtt::message::create(section_.request.render({device.str()}), request.data(), request.size(), 1, false);
+  auto message =
+      mqtt::message::create(section_.request.render({device.str()}), request.data(), request.size(), 1, false);
   mqtt::properties properties{{mqtt::property::RESPONSE_TOPIC, section_.response.render({device.str()})},
                               {mqtt::property::CORRELATION_DATA, mqtt::binary(interaction.str())}};
   if (!traceparent.empty()) {

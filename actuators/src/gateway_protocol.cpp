@@ -56,6 +56,8 @@ GatewayProtocol::GatewayProtocol(const ActuatorSection& section, ProtocolEffects
       &metrics.counter("archer_actuator_outcomes_lost_total",
                        "Outcomes Kafka refused for good (the command was given up)", labels),
       &metrics.gauge("archer_actuator_active_devices", "Devices with an exchange under way", labels),
+      &metrics.histogram("archer_actuator_round_trip_seconds",
+                         "From reading a command to Kafka's acknowledgement of its outcome in the event log", labels),
   };
 }
 
@@ -71,8 +73,8 @@ void GatewayProtocol::log_limited(log::RateLimit& limit, log::Level level, fmt::
   std::uint64_t suppressed = 0;
   if (level < log::level() || !limit.allow(suppressed)) return;
   log::write(level, "actuator",
-             fmt::format("{}: {} ({} similar lines suppressed)", section_.name, fmt::format(text, std::forward<Args>(args)...),
-                         suppressed));
+             fmt::format("{}: {} ({} similar lines suppressed)", section_.name,
+                         fmt::format(text, std::forward<Args>(args)...), suppressed));
 }
 
 void GatewayProtocol::restore(TransactionView view, LogOffsets transactions, LogOffsets events,
@@ -95,15 +97,16 @@ RecordContext GatewayProtocol::context_of(const Job& job, std::string_view sourc
 
 void GatewayProtocol::on_command(std::shared_ptr<Job> job) {
   counters_.commands->add();
+  job->read_ms = effects_.now_ms();
   offsets_.taken(job->position.partition, job->position.offset);
   if (!job->command || job->command->device.empty()) {
     counters_.invalid_commands->add();
     const std::string why = job->command ? "its device is empty" : job->invalid;
     log_limited(invalid_command_log_, log::Level::warn, "record at {}:{} is not a valid Command ({}); outcome FAILED",
-                 job->position.partition, job->position.offset, why);
+                job->position.partition, job->position.offset, why);
     const CommandId id = job->command ? job->command->id : CommandId(job->record_id);
-    emit_outcome(job, encode(Outcome{id, {}, DeviceId(job->key), OutcomeStatus::FAILED, {}, 0,
-                                     "not a valid Command: " + why}));
+    emit_outcome(
+        job, encode(Outcome{id, {}, DeviceId(job->key), OutcomeStatus::FAILED, {}, 0, "not a valid Command: " + why}));
     return;
   }
   if (job->record_id.empty()) job->record_id = job->command->id.str();
@@ -129,7 +132,7 @@ void GatewayProtocol::pump() {
     if (!taking_ || static_cast<int>(busy_devices_.size()) >= section_.max_concurrent_devices) return;
     if (queue.empty() || busy_devices_.count(device) != 0) continue;
     busy_devices_.insert(device);
-    counters_.active->set(static_cast<std::int64_t>(busy_devices_.size()));
+    counters_.active->set(static_cast<double>(busy_devices_.size()));
     begin(queue.front());
   }
 }
@@ -139,7 +142,12 @@ void GatewayProtocol::begin(const std::shared_ptr<Job>& job) {
   const Exchange* existing = view_.by_command(command.id);
   const bool expired = command.deadline_ms != 0 && effects_.now_ms() > command.deadline_ms;
   if (expired && existing == nullptr) {
-    emit_outcome(job, encode(Outcome{command.id, {}, command.device, OutcomeStatus::EXPIRED, {}, 0,
+    emit_outcome(job, encode(Outcome{command.id,
+                                     {},
+                                     command.device,
+                                     OutcomeStatus::EXPIRED,
+                                     {},
+                                     0,
                                      "deadline passed before the command was sent"}));
     return;
   }
@@ -180,8 +188,12 @@ void GatewayProtocol::begin(const std::shared_ptr<Job>& job) {
     // Kafka refused it for good (not a pause: those are waited out): no exchange can be recorded.
     interaction->closed = true;
     interaction->timer->cancel();
-    emit_outcome(interaction->job, encode(Outcome{interaction->command().id, interaction->id,
-                                                  interaction->command().device, OutcomeStatus::FAILED, {}, 0,
+    emit_outcome(interaction->job, encode(Outcome{interaction->command().id,
+                                                  interaction->id,
+                                                  interaction->command().device,
+                                                  OutcomeStatus::FAILED,
+                                                  {},
+                                                  0,
                                                   "the transaction log refused the command: " + error}));
   });
 }
@@ -192,10 +204,12 @@ void GatewayProtocol::wait_until_reachable(const std::shared_ptr<Interaction>& i
   if (interaction->waiting_online) return;
   interaction->waiting_online = true;
   const Command& command = interaction->command();
-  const auto budget = command.deadline_ms != 0
-                          ? std::chrono::milliseconds(std::max<std::int64_t>(0, command.deadline_ms - effects_.now_ms()))
-                          : section_.timeout * static_cast<int>(interaction->max_attempts);
-  interaction->timer->start(budget, [this, interaction, attempt = interaction->attempt] { on_timeout(interaction, attempt); });
+  const auto budget =
+      command.deadline_ms != 0
+          ? std::chrono::milliseconds(std::max<std::int64_t>(0, command.deadline_ms - effects_.now_ms()))
+          : section_.timeout * static_cast<int>(interaction->max_attempts);
+  interaction->timer->start(budget,
+                            [this, interaction, attempt = interaction->attempt] { on_timeout(interaction, attempt); });
   log_limited(progress_log_, log::Level::info, "{} is offline; command {} waits",
               effects_.session_up() ? "device " + command.device.str() : std::string("the MQTT session"), command.id);
 }
@@ -261,8 +275,8 @@ void GatewayProtocol::on_device_online(const DeviceId& device) {
 void GatewayProtocol::reject_response(const std::string& topic, const std::string& correlation, const Bytes& payload,
                                       const std::string& why) {
   counters_.invalid_responses->add();
-  log_limited(response_log_, log::Level::warn, "message on {} is not a valid DeviceResponse: {}; sent to {}", topic, why,
-               section_.dead_letter);
+  log_limited(response_log_, log::Level::warn, "message on {} is not a valid DeviceResponse: {}; sent to {}", topic,
+              why, section_.dead_letter);
   effects_.write_dead_letter(payload, topic, why, correlation);
   // An answer the gateway can pin to a live interaction closes it at once, with the reason.
   auto live = interactions_.find(InteractionId(correlation));
@@ -296,8 +310,8 @@ void GatewayProtocol::on_response(const std::string& topic, const std::string& c
   // arrived while the gateway was down) is recorded as the response, so resuming closes it without
   // asking the device again; a repeat (duplicate) or an answer after the interaction closed without
   // one (late) is recorded and changes nothing.
-  const bool first_answer = !exchange->closed && !exchange->answered && !exchange->finished &&
-                            live == interactions_.end();
+  const bool first_answer =
+      !exchange->closed && !exchange->answered && !exchange->finished && live == interactions_.end();
   record_unexpected_answer(*exchange, topic, std::move(payload), traceparent, first_answer);
 }
 
@@ -319,7 +333,9 @@ void GatewayProtocol::record_unexpected_answer(const Exchange& exchange, const s
                     exchange.attempts,
                     std::move(payload),
                     effects_.now_ms(),
-                    first_answer ? "" : exchange.answered ? "duplicate" : "late",
+                    first_answer        ? ""
+                    : exchange.answered ? "duplicate"
+                                        : "late",
                     exchange.position.partition,
                     exchange.position.offset};
   const RecordContext context{"", traceparent, topic, exchange.position};
@@ -360,12 +376,24 @@ void GatewayProtocol::emit_outcome(const std::shared_ptr<Job>& job, Bytes outcom
       return;
     }
     switch (status) {
-      case OutcomeStatus::SUCCEEDED: counters_.succeeded->add(); break;
-      case OutcomeStatus::REJECTED: counters_.rejected->add(); break;
-      case OutcomeStatus::TIMED_OUT: counters_.timed_out->add(); break;
-      case OutcomeStatus::EXPIRED: counters_.expired->add(); break;
-      default: counters_.failed->add(); break;
+      case OutcomeStatus::SUCCEEDED:
+        counters_.succeeded->add();
+        break;
+      case OutcomeStatus::REJECTED:
+        counters_.rejected->add();
+        break;
+      case OutcomeStatus::TIMED_OUT:
+        counters_.timed_out->add();
+        break;
+      case OutcomeStatus::EXPIRED:
+        counters_.expired->add();
+        break;
+      default:
+        counters_.failed->add();
+        break;
     }
+    counters_.round_trip->observe(static_cast<double>(std::max<std::int64_t>(0, effects_.now_ms() - job->read_ms)) /
+                                  1e3);
     if (job->command) view_.note_outcome(job->command->id, job->position);
     finish(job);
   });
@@ -379,7 +407,7 @@ void GatewayProtocol::finish(const std::shared_ptr<Job>& job) {
     if (!queue.empty() && queue.front() == job) queue.pop_front();
     if (queue.empty()) device_queues_.erase(device);
     busy_devices_.erase(device);
-    counters_.active->set(static_cast<std::int64_t>(busy_devices_.size()));
+    counters_.active->set(static_cast<double>(busy_devices_.size()));
     for (auto it = interactions_.begin(); it != interactions_.end();) {
       it = it->second->job == job ? interactions_.erase(it) : std::next(it);
     }
@@ -409,8 +437,15 @@ void GatewayProtocol::record(const std::shared_ptr<Interaction>& interaction, Ph
                              Bytes payload, std::string detail, std::function<void(bool, const std::string&)> done) {
   const Job& job = *interaction->job;
   const Command& command = interaction->command();
-  Transaction entry{interaction->id,      command.id, command.device, phase, attempt, std::move(payload),
-                    effects_.now_ms(),    std::move(detail),          job.position.partition,
+  Transaction entry{interaction->id,
+                    command.id,
+                    command.device,
+                    phase,
+                    attempt,
+                    std::move(payload),
+                    effects_.now_ms(),
+                    std::move(detail),
+                    job.position.partition,
                     job.position.offset};
   view_.apply(entry);
   const std::string source = phase == Phase::SENT        ? section_.request.render({command.device.str()})
@@ -449,13 +484,14 @@ std::vector<Snapshot> GatewayProtocol::snapshot(const std::string& gateway_id) c
 }
 
 void GatewayProtocol::log_stats() const {
-  log::info("actuator",
-            "{}: commands {} succeeded {} rejected {} timed out {} failed {} expired {} resumed {} late {} unmatched {} "
-            "invalid responses {}; {} exchange(s) and {} finished command(s) in view",
-            section_.name, counters_.commands->value(), counters_.succeeded->value(), counters_.rejected->value(),
-            counters_.timed_out->value(), counters_.failed->value(), counters_.expired->value(),
-            counters_.resumed->value(), counters_.late_responses->value(), counters_.unmatched_responses->value(),
-            counters_.invalid_responses->value(), view_.size(), view_.outcomes());
+  log::info(
+      "actuator",
+      "{}: commands {} succeeded {} rejected {} timed out {} failed {} expired {} resumed {} late {} unmatched {} "
+      "invalid responses {}; {} exchange(s) and {} finished command(s) in view",
+      section_.name, counters_.commands->value(), counters_.succeeded->value(), counters_.rejected->value(),
+      counters_.timed_out->value(), counters_.failed->value(), counters_.expired->value(), counters_.resumed->value(),
+      counters_.late_responses->value(), counters_.unmatched_responses->value(), counters_.invalid_responses->value(),
+      view_.size(), view_.outcomes());
 }
 
 }  // namespace archer::actuators

@@ -28,7 +28,8 @@ Incoming incoming_from_mqtt(const mqtt::message& message) {
   return in;
 }
 
-spool::SpoolRecord spool_record_from_mqtt(const mqtt::message& message, std::string_view route, std::int64_t received_ms) {
+spool::SpoolRecord spool_record_from_mqtt(const mqtt::message& message, std::string_view route,
+                                          std::int64_t received_ms) {
   const Incoming in = incoming_from_mqtt(message);
   spool::SpoolRecord record;
   record.route = std::string(route);
@@ -49,6 +50,7 @@ Incoming incoming_from_spool(const spool::SpoolRecord& record) {
   in.qos = record.qos;
   in.retained = record.retained;
   in.content_type = record.content_type;
+  in.received_ms = record.received_ms;
   for (const auto& [name, value] : record.user_properties) in.user_properties.emplace_back(name, value);
   return in;
 }

@@ -25,7 +25,10 @@ IngestService::IngestService(const Config& config, Metrics& metrics)
           metrics.counter("archer_ingest_producers_replaced_total", "Ingest producers replaced after a fatal error")),
       corrupt_records_(metrics.counter("archer_ingest_spool_corrupt_total", "Spool records that did not decode")),
       orphaned_records_(metrics.counter("archer_ingest_spool_orphaned_total",
-                                        "Spooled readings dropped because the config no longer has their section")) {}
+                                        "Spooled readings dropped because the config no longer has their section")),
+      spool_max_bytes_(metrics.gauge("archer_spool_max_bytes", "The spool's limit ([spool] max_size)")),
+      oldest_age_(metrics.gauge("archer_spool_oldest_record_age_seconds",
+                                "Age of the oldest reading still in the spool (0 when empty)")) {}
 
 std::unique_ptr<IngestService> IngestService::create(const Config& config, Metrics& metrics, std::string& error) {
   std::unique_ptr<IngestService> service(new IngestService(config, metrics));
@@ -44,7 +47,7 @@ std::unique_ptr<IngestService> IngestService::create(const Config& config, Metri
     error = fmt::format("spool {}: {}", config.spool.dir.string(), error);
     return nullptr;
   }
-  service->producer_ = transport::KafkaProducer::create(config.kafka, error, "ingest");
+  service->producer_ = transport::KafkaProducer::create(config.kafka, error, "ingest", &metrics, "ingest");
   if (!service->producer_) return nullptr;
   if (const auto records = service->spool_->size_records(); records > 0) {
     log::info("ingest", "spool {} holds {} reading(s) from before: they go to Kafka first", config.spool.dir.string(),
@@ -173,8 +176,49 @@ void IngestService::resume_intake_when_room() {
 Readiness IngestService::ready() const {
   Readiness out;
   if (producer_failed_.load()) out.not_ready("ingest: its Kafka producer failed and is being replaced");
-  if (intake_paused_.load()) out.not_ready("ingest: the spool is full; MQTT intake is paused until Kafka takes some");
+  if (intake_paused_.load()) {
+    out.not_ready("ingest: the spool is full; MQTT intake is paused until Kafka takes some");
+  } else if (spool_ && spool_->size_bytes() > static_cast<std::uint64_t>(config_.spool.high_water *
+                                                                         static_cast<double>(spool_->max_size()))) {
+    out.not_ready(
+        fmt::format("spool: {:.0f}% full (above the high-water mark of {:.0f}%)",
+                    100.0 * static_cast<double>(spool_->size_bytes()) / static_cast<double>(spool_->max_size()),
+                    100.0 * config_.spool.high_water));
+  }
+  if (std::string away = transport::kafka_unreachable_reason(kafka_unreachable_for()); !away.empty()) {
+    out.not_ready(std::move(away));
+  }
   return out;
+}
+
+std::chrono::milliseconds IngestService::kafka_unreachable_for() const {
+  std::lock_guard lock(producer_mutex_);
+  return producer_ ? producer_->unreachable_for() : std::chrono::milliseconds(0);
+}
+
+Readiness IngestService::health() const {
+  Readiness out;
+  if (!spool_) return out;  // no [[ingest]] section: no drainer
+  {
+    std::lock_guard lock(mutex_);
+    if (drainer_done_) return out;
+  }
+  const bool waiting_for_kafka = [this] {
+    std::lock_guard lock(producer_mutex_);
+    return producer_ && producer_->waiting_for_room();
+  }();
+  if (drainer_beat_.stuck() && !waiting_for_kafka) {
+    out.not_ready(fmt::format("ingest: the drainer has not turned for {} s",
+                              std::chrono::duration_cast<std::chrono::seconds>(drainer_beat_.since()).count()));
+  }
+  return out;
+}
+
+void IngestService::refresh_metrics() {
+  if (!spool_) return;
+  spool_max_bytes_.set(static_cast<double>(spool_->max_size()));
+  const std::optional<std::int64_t> oldest = spool_->oldest_received_ms();
+  oldest_age_.set(oldest ? static_cast<double>(std::max<std::int64_t>(0, unix_ms() - *oldest)) / 1e3 : 0.0);
 }
 
 void IngestService::start() {
@@ -241,12 +285,15 @@ bool IngestService::replace_producer() {
             "replacing the Kafka producer after a fatal error; the spool is sent again from its oldest reading");
   producer_->abandon();  // purges: those readings stay in the spool
   std::string error;
-  auto fresh = transport::KafkaProducer::create(config_.kafka, error, "ingest-replacement");
+  auto fresh = transport::KafkaProducer::create(config_.kafka, error, "ingest-replacement", &metrics_, "ingest");
   if (!fresh) {
     log::error("ingest", "cannot create a Kafka producer: {}", error);
     return false;
   }
-  producer_ = std::move(fresh);
+  {
+    std::lock_guard lock(producer_mutex_);
+    producer_.swap(fresh);
+  }
   producers_replaced_.add();
   std::lock_guard lock(mutex_);
   in_flight_ = 0;
@@ -263,6 +310,7 @@ void IngestService::run() {
 void IngestService::drain_spool() {
   std::uint64_t cursor = 0;  // the last sequence handed to the producer
   while (!abandon_waits_) {
+    drainer_beat_.beat();
     if (producer_->fatal()) {
       producer_failed_ = true;
       if (!replace_producer()) {

@@ -21,10 +21,10 @@ std::size_t error_index(ValidationError error) { return static_cast<std::size_t>
 // The listener of one produced record: counts it and tells the hook, then goes.
 class SectionPipeline::RecordDelivery : public transport::DeliveryListener {
  public:
-  RecordDelivery(SectionPipeline& owner, bool dead_letter, std::uint64_t token)
-      : owner_(owner), dead_letter_(dead_letter), token_(token) {}
+  RecordDelivery(SectionPipeline& owner, bool dead_letter, std::uint64_t token, std::int64_t received_ms)
+      : owner_(owner), dead_letter_(dead_letter), token_(token), received_ms_(received_ms) {}
   void on_delivery(const RdKafka::Message& message, RdKafka::ErrorCode err) override {
-    owner_.on_delivery(message, err, dead_letter_, token_);
+    owner_.on_delivery(message, err, dead_letter_, token_, received_ms_);
     delete this;
   }
 
@@ -32,6 +32,7 @@ class SectionPipeline::RecordDelivery : public transport::DeliveryListener {
   SectionPipeline& owner_;
   bool dead_letter_;
   std::uint64_t token_;
+  std::int64_t received_ms_;
 };
 
 std::unique_ptr<SectionPipeline> SectionPipeline::create(const IngestSection& section, std::string gateway_id,
@@ -65,7 +66,11 @@ SectionPipeline::SectionPipeline(const IngestSection& section, std::string gatew
                            {{"section", section.name}}),
           &metrics.gauge("archer_ingest_in_flight", "Records produced and not yet acknowledged",
                          {{"section", section.name}}),
-      } {
+          &metrics.histogram("archer_ingest_latency_seconds",
+                             "From MQTT receipt to Kafka's acknowledgement of the raw datalog record",
+                             {{"section", section.name}}),
+      },
+      recent_dead_letters_(metrics.dead_letters()) {
   for (ValidationError reason : kAllErrors) {
     rejected_.push_back(&metrics.counter("archer_ingest_rejected_total", "Messages sent to the dead-letter topic",
                                          {{"section", section.name}, {"reason", std::string(code_name(reason))}}));
@@ -136,13 +141,19 @@ SectionPipeline::Outcome SectionPipeline::process(const Incoming& in, transport:
     ValidationResult result = validator_.validate(in.payload, in.content_type, bind_values);
     if (result.ok()) {
       counters_.accepted->add();
-      return produce(producer, section_.topic, key, result.bytes(), record_headers, false, token, stop_waiting);
+      return produce(producer, section_.topic, key, result.bytes(), record_headers, false, token, in.received_ms,
+                     stop_waiting);
     }
     error = result.error();
     detail = result.detail();
   }
 
   rejected_[error_index(error)]->add();
+  recent_dead_letters_.add({unix_ms(),
+                            {{"section", section_.name},
+                             {"reason", std::string(code_name(error))},
+                             {"detail", detail},
+                             {"topic", std::string(in.topic)}}});
   std::uint64_t suppressed = 0;
   if (reject_log_limit_.allow(suppressed)) {
     log::warn("ingest", "{}: {} from '{}': {} ({} similar lines suppressed)", section_.name, code_name(error), in.topic,
@@ -152,17 +163,18 @@ SectionPipeline::Outcome SectionPipeline::process(const Incoming& in, transport:
   record_headers.add(headers::kErrorDetail, detail);
   record_headers.add(headers::kMqttQos, std::to_string(in.qos));
   record_headers.add(headers::kMqttRetain, in.retained ? "true" : "false");
-  const Outcome outcome =
-      produce(producer, section_.dead_letter, key, in.payload, record_headers, true, token, stop_waiting);
+  const Outcome outcome = produce(producer, section_.dead_letter, key, in.payload, record_headers, true, token,
+                                  in.received_ms, stop_waiting);
   return outcome == Outcome::accepted ? Outcome::rejected : outcome;
 }
 
 SectionPipeline::Outcome SectionPipeline::produce(transport::KafkaProducer& producer, std::string_view topic,
                                                   std::string_view key, std::span<const std::uint8_t> value,
                                                   const headers::RecordHeaders& record_headers, bool dead_letter,
-                                                  std::uint64_t token, const std::atomic<bool>& stop_waiting) {
+                                                  std::uint64_t token, std::int64_t received_ms,
+                                                  const std::atomic<bool>& stop_waiting) {
   counters_.in_flight->add(1);
-  auto* listener = new RecordDelivery(*this, dead_letter, token);
+  auto* listener = new RecordDelivery(*this, dead_letter, token, received_ms);
   const RdKafka::ErrorCode err = producer.produce({topic, key, value, &record_headers, listener}, stop_waiting);
   if (err == RdKafka::ERR_NO_ERROR) return Outcome::accepted;
   delete listener;
@@ -179,10 +191,13 @@ SectionPipeline::Outcome SectionPipeline::produce(transport::KafkaProducer& prod
 }
 
 void SectionPipeline::on_delivery(const RdKafka::Message& message, RdKafka::ErrorCode err, bool dead_letter,
-                                  std::uint64_t token) {
+                                  std::uint64_t token, std::int64_t received_ms) {
   counters_.in_flight->add(-1);
   if (err == RdKafka::ERR_NO_ERROR) {
     (dead_letter ? counters_.dead_letters_delivered : counters_.delivered)->add();
+    // Receipt time is kept in ms (it survives a restart in the spool), so is the latency's resolution.
+    if (!dead_letter && received_ms > 0)
+      counters_.latency->observe(static_cast<double>(std::max<std::int64_t>(0, unix_ms() - received_ms)) / 1e3);
   } else if (!sent_again(err)) {
     // A purge or a fatal producer is not a failure: the producer is replaced and the record sent again.
     counters_.delivery_failed->add();

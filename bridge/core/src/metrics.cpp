@@ -132,7 +132,7 @@ std::vector<Metrics::Sample> Metrics::samples() const {
     for (const auto& [rendered, one] : family.series) {
       Sample sample{name, family.help, family.type, one.labels, 0, {}};
       if (one.counter) sample.value = static_cast<double>(one.counter->value());
-      if (one.gauge) sample.value = static_cast<double>(one.gauge->value());
+      if (one.gauge) sample.value = one.gauge->value();
       if (one.histogram) sample.histogram = one.histogram->snapshot();
       out.push_back(std::move(sample));
     }

@@ -28,6 +28,7 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitStartFailed = 1;
 constexpr auto kStatsInterval = std::chrono::seconds(10);
+constexpr auto kMetricsInterval = std::chrono::seconds(1);
 // How often the start checks whether it is ready yet, to tell systemd once it is.
 constexpr auto kReadyPoll = std::chrono::milliseconds(200);
 constexpr auto kDrainTimeout = std::chrono::seconds(30);
@@ -91,6 +92,12 @@ int run_bridge(const Config& config) {
     for (const auto& gateway : gateways) out.add(gateway->ready());
     return out;
   };
+  // The main loop answers this, so it turns; the other loops say whether they do.
+  auto health = [&] {
+    Readiness out = ingest->health();
+    for (const auto& gateway : gateways) out.add(gateway->health());
+    return out;
+  };
   ServiceManager systemd;
   bool told_ready = false;  // READY=1 sent (a reload before it must not send it)
   // systemd's one-line STATUS=.
@@ -102,7 +109,7 @@ int run_bridge(const Config& config) {
   std::unique_ptr<HttpServer> http;
   if (config.http) {
     try {
-      http = std::make_unique<HttpServer>(io, *config.http, metrics, readiness);
+      http = std::make_unique<HttpServer>(io, *config.http, metrics, readiness, health);
     } catch (const boost::system::system_error& failure) {
       log::error("bridge", "cannot listen on {}:{}: {}", config.http->host, config.http->port, failure.what());
       return kExitStartFailed;
@@ -191,6 +198,21 @@ int run_bridge(const Config& config) {
   };
   boost::asio::steady_timer stats_timer(io);
   every(stats_timer, kStatsInterval, tick_stats);
+  // The gauges that are read rather than counted.
+  auto session_gauge = [&](const char* session) -> Gauge& {
+    return metrics.gauge("archer_mqtt_connected", "1 while the MQTT session is connected and subscribed",
+                         {{"session", session}});
+  };
+  Gauge& telemetry_connected = session_gauge("telemetry");
+  Gauge& actuation_connected = session_gauge("actuation");
+  const std::function<void()> refresh_metrics = [&] {
+    ingest->refresh_metrics();
+    telemetry_connected.set(ingesting && mqtt.connected() ? 1 : 0);
+    actuation_connected.set(!gateways.empty() && actuation.connected() ? 1 : 0);
+  };
+  refresh_metrics();
+  boost::asio::steady_timer metrics_timer(io);
+  every(metrics_timer, kMetricsInterval, refresh_metrics);
 
   // READY=1 once subscribed and loaded (systemd holds units ordered after this one until then).
   boost::asio::steady_timer ready_timer(io);
@@ -206,7 +228,14 @@ int run_bridge(const Config& config) {
   wait_ready();
   // WATCHDOG=1 from this loop: it stops when the loop stops turning, and systemd restarts the unit.
   boost::asio::steady_timer watchdog_timer(io);
-  const std::function<void()> pet_watchdog = [&] { systemd.watchdog(); };
+  // Only while every loop turns: a stuck actuator or drainer loop gets the unit restarted.
+  const std::function<void()> pet_watchdog = [&] {
+    if (const Readiness healthy = health(); healthy.ready()) {
+      systemd.watchdog();
+    } else {
+      log::error("bridge", "not petting the watchdog: {}", healthy.text());
+    }
+  };
   if (const auto interval = systemd.watchdog_interval()) {
     systemd.watchdog();
     every(watchdog_timer, *interval, pet_watchdog);

@@ -16,8 +16,9 @@ using tcp = boost::asio::ip::tcp;
 // One connection: read a request, write the answer, close.
 class Exchange : public std::enable_shared_from_this<Exchange> {
  public:
-  Exchange(tcp::socket socket, const Metrics& metrics, const std::function<Readiness()>& ready)
-      : stream_(std::move(socket)), metrics_(metrics), ready_(ready) {}
+  Exchange(tcp::socket socket, const Metrics& metrics, const std::function<Readiness()>& ready,
+           const std::function<Readiness()>& healthy)
+      : stream_(std::move(socket)), metrics_(metrics), ready_(ready), healthy_(healthy) {}
 
   void start() {
     stream_.expires_after(std::chrono::seconds(10));
@@ -37,7 +38,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     } else if (target == "/metrics") {
       respond(http::status::ok, "text/plain; version=0.0.4", metrics_.prometheus_text());
     } else if (target == "/healthz") {
-      respond(http::status::ok, "text/plain", "ok\n");
+      const Readiness health = healthy_();
+      respond(health.ready() ? http::status::ok : http::status::service_unavailable, "text/plain",
+              health.ready() ? "ok\n" : "unhealthy: " + health.text() + "\n");
     } else if (target == "/readyz") {
       const Readiness readiness = ready_();
       respond(readiness.ready() ? http::status::ok : http::status::service_unavailable, "text/plain",
@@ -64,15 +67,17 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   http::response<http::string_body> response_;
   const Metrics& metrics_;
   const std::function<Readiness()>& ready_;
+  const std::function<Readiness()>& healthy_;
 };
 
 }  // namespace
 
 HttpServer::HttpServer(boost::asio::io_context& io, const HttpConfig& config, const Metrics& metrics,
-                       std::function<Readiness()> ready)
+                       std::function<Readiness()> ready, std::function<Readiness()> healthy)
     : acceptor_(io, tcp::endpoint(boost::asio::ip::make_address(config.host), config.port)),
       metrics_(metrics),
-      ready_(std::move(ready)) {
+      ready_(std::move(ready)),
+      healthy_(std::move(healthy)) {
   log::info("http", "listening on {}:{} (/metrics, /healthz, /readyz)", config.host, port());
   accept();
 }
@@ -80,7 +85,7 @@ HttpServer::HttpServer(boost::asio::io_context& io, const HttpConfig& config, co
 void HttpServer::accept() {
   acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (ec == boost::asio::error::operation_aborted) return;
-    if (!ec) std::make_shared<Exchange>(std::move(socket), metrics_, ready_)->start();
+    if (!ec) std::make_shared<Exchange>(std::move(socket), metrics_, ready_, healthy_)->start();
     accept();
   });
 }

@@ -135,8 +135,8 @@ struct Spool::Impl {
   std::uint64_t limit() const { return std::min(config.max_size, map_full_limit.load()); }
 
   void publish_sizes() {
-    bytes_gauge->set(static_cast<std::int64_t>(bytes.load()));
-    records_gauge->set(static_cast<std::int64_t>(count.load()));
+    bytes_gauge->set(static_cast<double>(bytes.load()));
+    records_gauge->set(static_cast<double>(count.load()));
   }
 
   template <class... Args>
@@ -612,6 +612,12 @@ std::optional<std::uint64_t> Spool::first_sequence() const {
   if (rc == MDB_SUCCESS) return key_value(key);
   if (rc != MDB_NOTFOUND) impl_->fail("read from {} failed: {}", impl_->config.dir.string(), lmdb::error_text(rc));
   return std::nullopt;
+}
+
+std::optional<std::int64_t> Spool::oldest_received_ms() const {
+  const ReadResult oldest = read_from(0, 1);
+  if (oldest.records.empty()) return std::nullopt;
+  return oldest.records.front().record.received_ms;
 }
 
 std::uint64_t Spool::next_sequence() const { return impl_->next_sequence.load(); }

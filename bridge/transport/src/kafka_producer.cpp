@@ -22,6 +22,8 @@ const KafkaProperties kProducerDefaults{
     {"compression.type", "lz4"},
     // Bounds the producer's memory; when full, produce() waits and intake pauses.
     {"queue.buffering.max.kbytes", "65536"},
+    // Broker states, queue depth and RTT for the metrics and /readyz.
+    {"statistics.interval.ms", "1000"},
 };
 
 }  // namespace
@@ -84,8 +86,10 @@ KafkaProperties producer_defaults(std::string_view role) {
 }
 
 std::unique_ptr<KafkaProducer> KafkaProducer::create(const KafkaConfig& config, std::string& error,
-                                                     std::string_view role) {
+                                                     std::string_view role, Metrics* metrics, std::string_view client) {
   std::unique_ptr<KafkaProducer> producer(new KafkaProducer());
+  producer->events_.metrics = metrics;
+  producer->events_.client = std::string(client.empty() ? role : client);
   auto conf = make_kafka_conf(producer_defaults(role), config, error);
   if (!conf) return nullptr;
   if (const char* hook = std::getenv("ARCHER_TEST_FATAL_PRODUCER_AFTER"); hook != nullptr) {
@@ -159,7 +163,9 @@ RdKafka::ErrorCode KafkaProducer::produce(const Record& record, const std::atomi
     if (err == RdKafka::ERR__FATAL) events_.fatal = true;
     if (err != RdKafka::ERR__QUEUE_FULL || stop_waiting.load(std::memory_order_relaxed)) return err;
     // Backpressure: the queue drains as Kafka acknowledges; the poll thread serves the reports.
+    waiters_.fetch_add(1);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    waiters_.fetch_sub(1);
   }
 }
 
@@ -197,6 +203,9 @@ void KafkaProducer::EventLogger::handle(RdKafka::Event& event) {
       } else
         log::warn("kafka", "{}: {}", RdKafka::err2str(event.err()), event.str());
       break;
+    case RdKafka::Event::EVENT_STATS:
+      take_stats(event.str());
+      break;
     case RdKafka::Event::EVENT_LOG:
       if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING)
         log::warn("kafka", "{}: {}", event.fac(), event.str());
@@ -204,6 +213,48 @@ void KafkaProducer::EventLogger::handle(RdKafka::Event& event) {
     default:
       break;
   }
+}
+
+void KafkaProducer::EventLogger::take_stats(const std::string& json) {
+  const std::optional<KafkaStats> stats = parse_kafka_stats(json);
+  if (!stats) return;
+  const std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+  if (!stats->unreachable()) {
+    unreachable_since_ns = 0;
+  } else if (unreachable_since_ns.load() == 0) {
+    unreachable_since_ns = now;
+  }
+  if (metrics == nullptr) return;
+  const Labels labels{{"client", client}};
+  metrics->gauge("archer_kafka_queue_messages", "Records in the producer queue, not yet acknowledged", labels)
+      .set(static_cast<double>(stats->queued_messages));
+  metrics->gauge("archer_kafka_queue_bytes", "Bytes of the records in the producer queue", labels)
+      .set(static_cast<double>(stats->queued_bytes));
+  metrics->gauge("archer_kafka_brokers_up", "Brokers the producer is connected to", labels).set(stats->brokers_up());
+  for (const KafkaBrokerStats& broker : stats->brokers) {
+    if (broker.node_id < 0) continue;  // a bootstrap address, before its broker id is known
+    const std::string id = std::to_string(broker.node_id);
+    auto rtt = [&](const char* quantile) -> Gauge& {
+      return metrics->gauge("archer_kafka_broker_rtt_seconds", "Round-trip time of requests to a broker",
+                            {{"client", client}, {"broker", id}, {"quantile", quantile}});
+    };
+    rtt("0.5").set(broker.rtt_p50_seconds);
+    rtt("0.99").set(broker.rtt_p99_seconds);
+  }
+}
+
+std::string kafka_unreachable_reason(std::chrono::milliseconds away) {
+  constexpr std::chrono::seconds kGrace{3};
+  if (away < kGrace) return {};
+  return fmt::format("kafka: no broker reachable for {} s",
+                     std::chrono::duration_cast<std::chrono::seconds>(away).count());
+}
+
+std::chrono::milliseconds KafkaProducer::unreachable_for() const {
+  const std::int64_t since = events_.unreachable_since_ns.load();
+  if (since == 0) return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch() -
+                                                               std::chrono::steady_clock::duration(since));
 }
 
 }  // namespace archer::transport

@@ -23,15 +23,16 @@
 #include <string>
 #include <thread>
 
+#include <mqtt/message.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <mqtt/message.h>
 
 #include "archer/actuators/gateway_protocol.h"
 #include "archer/actuators/presence.h"
 #include "archer/actuators/publish_window.h"
 #include "archer/core/config.h"
 #include "archer/core/headers.h"
+#include "archer/core/heartbeat.h"
 #include "archer/core/metrics.h"
 #include "archer/core/readiness.h"
 #include "archer/transport/kafka_producer.h"
@@ -60,6 +61,8 @@ class ActuatorGateway : private ProtocolEffects {
   bool start(std::string& error);
   void stop(std::chrono::milliseconds drain);
   Readiness ready() const;
+  // Not healthy when its loop has stopped turning (Heartbeat). Any thread.
+  Readiness health() const;
 
   void log_stats() const;
 
@@ -79,6 +82,7 @@ class ActuatorGateway : private ProtocolEffects {
   void retry_later(const std::shared_ptr<Pending>& pending, std::string why);
   void replace_producer();
   void watch();  // every second: a fatal producer replaced, a snapshot every snapshot_interval
+  void pulse();  // every second from start: the loop's heartbeat and Kafka reachability
   void write_snapshot();
   headers::RecordHeaders headers_for(const RecordContext& context) const;
   void set_state(std::string reason);  // empty: ready
@@ -102,6 +106,7 @@ class ActuatorGateway : private ProtocolEffects {
   ActuatorSection section_;
   transport::MqttSession& mqtt_;
   PresenceTracker& presence_;
+  Metrics& metrics_;
 
   boost::asio::io_context io_;
   std::shared_ptr<LoopMailbox> mailbox_;
@@ -111,6 +116,9 @@ class ActuatorGateway : private ProtocolEffects {
   PublishWindow window_{kPublishWindow};
   boost::asio::steady_timer load_timer_;
   boost::asio::steady_timer watch_timer_;
+  boost::asio::steady_timer pulse_timer_;
+  Heartbeat loop_beat_;
+  std::atomic<std::int64_t> kafka_unreachable_ms_{0};  // from the producer's statistics, by pulse()
   std::chrono::steady_clock::time_point last_snapshot_at_;
   std::map<std::int32_t, Bytes> last_snapshot_;  // per partition, as written (time left out)
   bool loaded_ = false;

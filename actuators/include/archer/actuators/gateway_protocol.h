@@ -54,6 +54,7 @@ struct Job {
   std::optional<Command> command;  // empty: not a valid Command (`invalid` says why)
   std::string invalid;
   bool queued = false;
+  std::int64_t read_ms = 0;  // when the protocol took it (ProtocolEffects::now_ms): the round trip's start
 };
 
 // What Kafka finally said of one record: written at (partition, offset), or refused for good (the
@@ -185,6 +186,7 @@ class GatewayProtocol {
     Counter* records_refused;
     Counter* outcomes_lost;
     Gauge* active;
+    Histogram* round_trip;
   } counters_;
   log::RateLimit invalid_command_log_{std::chrono::seconds(10)};
   log::RateLimit response_log_{std::chrono::seconds(10)};

@@ -8,9 +8,9 @@
 // Threading: offer() runs on Paho's callback thread and only appends to the spool, never waiting
 // (Paho's callback thread serves every MQTT session of the process). When the spool is full
 // (backpressure), the message is kept just above the limit and intake pauses: the telemetry session
-// disconnects, keeping its session, and the broker queues for it until the drainer has made room. One drainer thread reads the spool in sequence order,
-// validates and produces (per-device order holds), and removes what Kafka acknowledged. Delivery
-// reports arrive on the producer's poll thread and only hand sequences back to the drainer.
+// disconnects, keeping its session, and the broker queues for it until the drainer has made room. One drainer thread
+// reads the spool in sequence order, validates and produces (per-device order holds), and removes what Kafka
+// acknowledged. Delivery reports arrive on the producer's poll thread and only hand sequences back to the drainer.
 //
 // Failure: a fatal producer error (librdkafka 2.0.2 raises them for idempotent producers after
 // timeouts) makes the drainer replace the producer and send again everything still in the spool,
@@ -29,6 +29,7 @@
 #include <mqtt/message.h>
 
 #include "archer/core/config.h"
+#include "archer/core/heartbeat.h"
 #include "archer/core/log.h"
 #include "archer/core/metrics.h"
 #include "archer/core/readiness.h"
@@ -69,9 +70,13 @@ class IngestService : public DeliveryHook {
   void set_intake_control(std::function<void(bool pause)> control);
 
   void log_stats() const;
-  // Not ready while the producer has failed and is not yet replaced. Any thread (the drainer owns the
-  // producer; this reads only a flag).
+  // Not ready while the producer has failed and is not yet replaced, while the spool is above its
+  // high-water mark or full, and while no Kafka broker has been reachable for a few seconds. Any thread.
   Readiness ready() const;
+  // Not healthy when the drainer has stopped turning (Heartbeat), other than waiting for Kafka.
+  Readiness health() const;
+  // The gauges that are read rather than counted: spool limit and oldest record's age. Any thread.
+  void refresh_metrics();
 
   // DeliveryHook (producer's poll thread)
   void on_record_delivered(std::uint64_t sequence, RdKafka::ErrorCode err) override;
@@ -84,6 +89,7 @@ class IngestService : public DeliveryHook {
   void remove_acknowledged();
   SectionPipeline* section_named(std::string_view name) const;
   void take_reloaded_sections();
+  std::chrono::milliseconds kafka_unreachable_for() const;
   void pause_intake();             // Paho's thread
   void resume_intake_when_room();  // drainer
 
@@ -96,12 +102,14 @@ class IngestService : public DeliveryHook {
   const Config& config_;
   Metrics& metrics_;
   std::vector<Route> routes_;
-  std::vector<std::unique_ptr<SectionPipeline>> sections_;  // the drainer's; swapped under mutex_
+  std::vector<std::unique_ptr<SectionPipeline>> sections_;          // the drainer's; swapped under mutex_
   std::vector<std::unique_ptr<SectionPipeline>> pending_sections_;  // from reload(), under mutex_
   // Replaced pipelines stay alive: records they produced may still report their delivery.
   std::vector<std::unique_ptr<SectionPipeline>> retired_sections_;
   std::unique_ptr<spool::Spool> spool_;
   std::unique_ptr<transport::KafkaProducer> producer_;  // replaced by the drainer after a fatal error
+  // Held while the drainer replaces producer_, so that ready() on another thread may read it.
+  mutable std::mutex producer_mutex_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_drainer_;
@@ -110,7 +118,8 @@ class IngestService : public DeliveryHook {
   bool stopping_ = false;
   std::chrono::steady_clock::time_point drain_deadline_;
   bool drainer_done_ = false;
-  std::atomic<bool> drainer_idle_{false};  // waiting for readings: offer() wakes it
+  std::atomic<bool> drainer_idle_{false};
+  Heartbeat drainer_beat_;  // waiting for readings: offer() wakes it
   std::condition_variable drainer_done_cv_;
 
   std::atomic<bool> abandon_waits_{false};
@@ -130,6 +139,8 @@ class IngestService : public DeliveryHook {
   Counter& producers_replaced_;
   Counter& corrupt_records_;
   Counter& orphaned_records_;
+  Gauge& spool_max_bytes_;
+  Gauge& oldest_age_;
 };
 
 }  // namespace archer::ingest

@@ -36,8 +36,8 @@ class DeliveryHook {
 class SectionPipeline {
  public:
   // Loads the section's schema; returns null and sets `error` when it cannot be used.
-  static std::unique_ptr<SectionPipeline> create(const IngestSection& section, std::string gateway_id,
-                                                 Metrics& metrics, DeliveryHook* hook, std::string& error);
+  static std::unique_ptr<SectionPipeline> create(const IngestSection& section, std::string gateway_id, Metrics& metrics,
+                                                 DeliveryHook* hook, std::string& error);
 
   const IngestSection& section() const { return section_; }
 
@@ -55,6 +55,7 @@ class SectionPipeline {
     Counter* dead_letters_delivered;
     Counter* delivery_failed;
     Gauge* in_flight;
+    Histogram* latency;  // MQTT receipt -> Kafka ack of the raw datalog record
   };
   const Counters& counters() const { return counters_; }
   std::uint64_t rejected(ValidationError reason) const;
@@ -67,8 +68,9 @@ class SectionPipeline {
                   DeliveryHook* hook);
   Outcome produce(transport::KafkaProducer& producer, std::string_view topic, std::string_view key,
                   std::span<const std::uint8_t> value, const headers::RecordHeaders& headers, bool dead_letter,
-                  std::uint64_t token, const std::atomic<bool>& stop_waiting);
-  void on_delivery(const RdKafka::Message& message, RdKafka::ErrorCode err, bool dead_letter, std::uint64_t token);
+                  std::uint64_t token, std::int64_t received_ms, const std::atomic<bool>& stop_waiting);
+  void on_delivery(const RdKafka::Message& message, RdKafka::ErrorCode err, bool dead_letter, std::uint64_t token,
+                   std::int64_t received_ms);
   headers::RecordHeaders base_headers(const Incoming& in) const;
 
   IngestSection section_;
@@ -77,6 +79,7 @@ class SectionPipeline {
   DeliveryHook* hook_;
   Counters counters_;
   std::vector<Counter*> rejected_;  // by ValidationError, from too_large on
+  RecentEvents& recent_dead_letters_;
   log::RateLimit reject_log_limit_{std::chrono::seconds(10)};
   log::RateLimit produce_failure_log_limit_{std::chrono::seconds(1)};
   log::RateLimit delivery_failure_log_limit_{std::chrono::seconds(1)};  // the producer's poll thread

@@ -49,6 +49,8 @@ struct SpoolConfig {
   SpoolFullPolicy on_full = SpoolFullPolicy::backpressure;
   // How often spooled readings are fsynced: the power-loss window. 0 fsyncs every reading.
   std::chrono::milliseconds sync{100};
+  // Fraction of max_size above which /readyz says not ready.
+  double high_water = 0.9;
 };
 
 struct HttpConfig {

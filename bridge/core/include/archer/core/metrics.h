@@ -30,12 +30,12 @@ class Counter {
 
 class Gauge {
  public:
-  void add(std::int64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
-  void set(std::int64_t n) { value_.store(n, std::memory_order_relaxed); }
-  std::int64_t value() const { return value_.load(std::memory_order_relaxed); }
+  void add(double n) { value_.fetch_add(n, std::memory_order_relaxed); }
+  void set(double n) { value_.store(n, std::memory_order_relaxed); }
+  double value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
-  std::atomic<std::int64_t> value_{0};
+  std::atomic<double> value_{0};
 };
 
 // Observations counted into fixed buckets (upper bounds, in the metric's base unit).

@@ -1,7 +1,7 @@
 #pragma once
 // The operator's HTTP endpoint on the daemon's event loop (Boost.Beast):
 //   GET /metrics  Prometheus text of the metrics registry
-//   GET /healthz  200 while the process runs its loop
+//   GET /healthz  200 while every loop turns (this one answers; `healthy` says for the others), else 503
 //   GET /readyz   200 when `ready()` says so, else 503 with the reasons
 // One request per connection, answered on the loop thread; no request body is read.
 #include <functional>
@@ -21,7 +21,7 @@ class HttpServer {
  public:
   // Binds at once; throws boost::system::system_error when the address cannot be bound.
   HttpServer(boost::asio::io_context& io, const HttpConfig& config, const Metrics& metrics,
-             std::function<Readiness()> ready);
+             std::function<Readiness()> ready, std::function<Readiness()> healthy);
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
 
  private:
@@ -30,6 +30,7 @@ class HttpServer {
   boost::asio::ip::tcp::acceptor acceptor_;
   const Metrics& metrics_;
   std::function<Readiness()> ready_;
+  std::function<Readiness()> healthy_;
 };
 
 }  // namespace archer::daemon

@@ -141,8 +141,9 @@ class Spool {
   // Forces an fsync now (graceful drain, tests). False + log on failure.
   bool sync();
 
-  std::optional<std::uint64_t> first_sequence() const;  // oldest stored sequence, if any
-  std::uint64_t next_sequence() const;                  // the sequence the next append gets
+  std::optional<std::uint64_t> first_sequence() const;     // oldest stored sequence, if any
+  std::optional<std::int64_t> oldest_received_ms() const;  // receipt time of the oldest record, if any
+  std::uint64_t next_sequence() const;                     // the sequence the next append gets
   std::uint64_t size_records() const;
   std::uint64_t size_bytes() const;
   std::uint64_t max_size() const;

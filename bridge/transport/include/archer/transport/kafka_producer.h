@@ -22,6 +22,8 @@
 
 #include "archer/core/config.h"
 #include "archer/core/headers.h"
+#include "archer/core/metrics.h"
+#include "archer/transport/kafka_stats.h"
 
 namespace archer::transport {
 
@@ -62,6 +64,11 @@ bool is_retriable(RdKafka::ErrorCode err);
 // What a producer of `role` starts from (see KafkaProducer); [kafka] goes on top.
 KafkaProperties producer_defaults(std::string_view role);
 
+// /readyz's words for a client whose statistics have shown no broker reachable for `away`: empty
+// below a grace of a few seconds (one broker's reconnect is no outage), else
+// "kafka: no broker reachable for N s".
+std::string kafka_unreachable_reason(std::chrono::milliseconds away);
+
 class KafkaProducer {
  public:
   // Returns null and sets `error` when the configuration is refused. `role` names the producer in
@@ -70,8 +77,12 @@ class KafkaProducer {
   // Fault testing: with ARCHER_TEST_FATAL_PRODUCER_AFTER=N (or ROLE:N) in the environment, the
   // producer of that role ("ingest" when none is named) raises a fatal error
   // (rd_kafka_test_fatal_error) after its N-th record, once per process.
+  //
+  // With `metrics`, librdkafka's statistics (every statistics.interval.ms, default 1 s) become the
+  // archer_kafka_* gauges, labelled client=`client` (the role when empty).
   static std::unique_ptr<KafkaProducer> create(const KafkaConfig& config, std::string& error,
-                                               std::string_view role = "gateway");
+                                               std::string_view role = "gateway", Metrics* metrics = nullptr,
+                                               std::string_view client = {});
   ~KafkaProducer();  // flushes for up to the close timeout, then stops the poll thread
   KafkaProducer(const KafkaProducer&) = delete;
   KafkaProducer& operator=(const KafkaProducer&) = delete;
@@ -101,6 +112,11 @@ class KafkaProducer {
   // Destroys without flushing: for a producer that hit a fatal error.
   void abandon();
 
+  // How long the statistics have shown no broker reachable (KafkaStats::unreachable); 0 while one is.
+  std::chrono::milliseconds unreachable_for() const;
+  // True while a produce() waits for room in a full queue: a caller that waits is not stuck.
+  bool waiting_for_room() const { return waiters_.load(std::memory_order_relaxed) > 0; }
+
   RdKafka::Producer& handle() { return *producer_; }
 
  private:
@@ -116,9 +132,14 @@ class KafkaProducer {
    public:
     void event_cb(RdKafka::Event& event) override;
     std::atomic<bool> fatal{false};
+    // Steady-clock ns since when the statistics show no broker reachable; 0: reachable or unknown.
+    std::atomic<std::int64_t> unreachable_since_ns{0};
+    Metrics* metrics = nullptr;
+    std::string client;
 
    private:
     void handle(RdKafka::Event& event);
+    void take_stats(const std::string& json);
   };
 
   KafkaProducer() = default;
@@ -128,6 +149,7 @@ class KafkaProducer {
   EventLogger events_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> waiters_{0};
   std::thread poll_thread_;
   std::atomic<std::int64_t> fatal_after_{-1};  // the test hook's countdown; -1: off
 };
