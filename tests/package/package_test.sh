@@ -87,6 +87,8 @@ check_in_chroot() {
     ln -sfn usr/lib "$root/lib"
     ln -sfn usr/lib64 "$root/lib64"
     mkdir -p "$root/dev" && : >"$root/dev/null" && mount --bind /dev/null "$root/dev/null"
+    # Sanitizer runtimes read /proc/self/maps at start.
+    mkdir -p "$root/proc" && mount --rbind /proc "$root/proc"
     chroot "$root" /usr/bin/archer-bridge --check-config /etc/archer/gateway.example.toml
     for program in archer-bridge archer-ctl archer-devsim; do chroot "$root" /usr/bin/$program --version; done
     chroot "$root" /usr/bin/archer-devkafka --help >/dev/null
@@ -94,6 +96,7 @@ check_in_chroot() {
   local status=$?
   # The mounts went with the namespace; the mount points and links are not the package's.
   rm -rf "$root/lib" "$root/lib64" "$root/dev"
+  rmdir "$root/proc"
   rmdir "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib64"
   return $status
 }
