@@ -135,6 +135,15 @@ for unit in archer-bridge@.service archer-devsim@.service archer-devkafka.servic
   step "$unit: ${score#→ }"
 done
 
+# An operator's edit of a conffile survives a reinstall (the upgrade path of the maintainer scripts).
+step "dpkg --root $root -i again, over an edited conffile"
+echo '# edited by the operator' >>"$root/etc/archer/devsim-example.env"
+if ! dpkg_root --force-depends --force-confold -i "$deb" >"$work/dpkg-reinstall.log" 2>&1; then
+  cat "$work/dpkg-reinstall.log" >&2
+  fail "dpkg -i over an installed package"
+fi
+grep -qx '# edited by the operator' "$root/etc/archer/devsim-example.env" || fail "the edited conffile was replaced"
+
 step "dpkg --root $root -P archer-edge"
 dpkg_root -P archer-edge >"$work/dpkg-purge.log" 2>&1 || { cat "$work/dpkg-purge.log" >&2; fail "dpkg -P"; }
 left=$(cd "$root" && find . -path ./var/lib/dpkg -prune -o ! -type d -print)
