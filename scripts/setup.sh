@@ -19,6 +19,8 @@ packages=(
   mosquitto mosquitto-clients
   kcat
   python3-paho-mqtt python3-flatbuffers
+  # the package test (tests/package): dpkg-shlibdeps for cpack, file, systemd-analyze
+  dpkg-dev file systemd
 )
 
 missing=()
