@@ -138,11 +138,14 @@ ActuatorGateway::ActuatorGateway(const Config& config, const ActuatorSection& se
                                          {{"section", section.name}})),
       start_records_read_(metrics.gauge("archer_actuator_start_records_read",
                                         "Transaction and event records read at the last start, after the snapshots",
-                                        {{"section", section.name}})) {
-  presence_.on_online([this, mailbox = mailbox_](const std::string& device) {
-    mailbox->post([this, device = DeviceId(device)] { protocol_.on_device_online(device); });
-  });
-  mqtt_.add_ready_listener([this, mailbox = mailbox_] { mailbox->post([this] { protocol_.on_device_online({}); }); });
+                                        {{"section", section.name}})) {}
+
+void ActuatorGateway::on_session_ready() {
+  mailbox_->post([this] { protocol_.on_device_online({}); });
+}
+
+void ActuatorGateway::on_device_online(const std::string& device) {
+  mailbox_->post([this, id = DeviceId(device)] { protocol_.on_device_online(id); });
 }
 
 ActuatorGateway::~ActuatorGateway() {

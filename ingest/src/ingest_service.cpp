@@ -16,7 +16,7 @@ constexpr auto kGather = std::chrono::milliseconds(2);
 }  // namespace
 
 IngestService::IngestService(const Config& config, Metrics& metrics)
-    : config_(config),
+    : config_(&config),
       metrics_(metrics),
       spool_full_waits_(metrics.counter("archer_ingest_spool_full_waits_total",
                                         "Times MQTT intake paused because the spool was full")),
@@ -32,12 +32,14 @@ IngestService::IngestService(const Config& config, Metrics& metrics)
 
 std::unique_ptr<IngestService> IngestService::create(const Config& config, Metrics& metrics, std::string& error) {
   std::unique_ptr<IngestService> service(new IngestService(config, metrics));
+  auto routes = std::make_shared<Routes>();
   for (const IngestSection& section : config.ingest) {
     auto pipeline = SectionPipeline::create(section, config.gateway.id, metrics, service.get(), error);
     if (!pipeline) return nullptr;
-    service->routes_.push_back({section.name, section.mqtt});
+    routes->push_back({section.name, section.mqtt});
     service->sections_.push_back(std::move(pipeline));
   }
+  service->routes_ = std::move(routes);
   if (config.ingest.empty()) return service;
   spool::SpoolOptions options;
   options.metrics = &metrics;
@@ -58,9 +60,11 @@ std::unique_ptr<IngestService> IngestService::create(const Config& config, Metri
 
 IngestService::~IngestService() { stop(std::chrono::milliseconds(0)); }
 
-std::vector<std::pair<std::string, int>> IngestService::subscriptions() const {
+namespace {
+
+std::vector<std::pair<std::string, int>> subscriptions_of(const Config& config) {
   std::vector<std::pair<std::string, int>> out;
-  for (const IngestSection& section : config_.ingest) {
+  for (const IngestSection& section : config.ingest) {
     const std::string filter = section.mqtt.filter();
     out.emplace_back(section.share_group ? fmt::format("$share/{}/{}", *section.share_group, filter) : filter,
                      section.qos);
@@ -68,9 +72,19 @@ std::vector<std::pair<std::string, int>> IngestService::subscriptions() const {
   return out;
 }
 
+}  // namespace
+
+std::vector<std::pair<std::string, int>> IngestService::subscriptions() const {
+  return subscriptions_of(*config_.load());
+}
+
 SectionPipeline* IngestService::section_named(std::string_view name) const {
   for (const auto& pipeline : sections_) {
     if (pipeline->section().name == name) return pipeline.get();
+  }
+  // A section removed by a reload: what it spooled still goes out through it (newest first).
+  for (auto it = retired_sections_.rbegin(); it != retired_sections_.rend(); ++it) {
+    if ((*it)->section().name == name) return it->get();
   }
   return nullptr;
 }
@@ -78,7 +92,8 @@ SectionPipeline* IngestService::section_named(std::string_view name) const {
 bool IngestService::offer(const mqtt::const_message_ptr& message) {
   std::vector<std::string_view> captures;
   const Route* taker = nullptr;
-  for (const Route& route : routes_) {
+  const std::shared_ptr<const Routes> routes = routes_.load();
+  for (const Route& route : *routes) {
     if (route.mqtt.match(message->get_topic(), captures)) {
       taker = &route;
       break;
@@ -109,19 +124,9 @@ bool IngestService::offer(const mqtt::const_message_ptr& message) {
   return true;
 }
 
-bool IngestService::reload(const Config& fresh, std::string& error) {
-  std::vector<std::string> changed;
-  if (fresh.ingest.size() != config_.ingest.size()) changed.push_back("the number of [[ingest]] sections");
-  for (std::size_t i = 0; changed.empty() && i < fresh.ingest.size(); ++i) {
-    const IngestSection& now = config_.ingest[i];
-    const IngestSection& next = fresh.ingest[i];
-    if (now.name != next.name || now.mqtt.text() != next.mqtt.text() || now.share_group != next.share_group ||
-        now.qos != next.qos) {
-      changed.push_back(fmt::format("section '{}' (name, mqtt, share_group or qos)", now.name));
-    }
-  }
-  if (!changed.empty()) {
-    error = fmt::format("{} changed: subscriptions change only with a restart; nothing applied", changed.front());
+bool IngestService::reload(const Config& fresh, SubscriptionChanges& changes, std::string& error) {
+  if (!spool_ && !fresh.ingest.empty()) {
+    error = "the running bridge has no [[ingest]] section, so no spool: adding the first one needs a restart";
     return false;
   }
   std::vector<std::unique_ptr<SectionPipeline>> fresh_sections;
@@ -130,10 +135,32 @@ bool IngestService::reload(const Config& fresh, std::string& error) {
     if (!pipeline) return false;
     fresh_sections.push_back(std::move(pipeline));
   }
+  // Routes: the new sections first, then every earlier route (a removed section, a former filter)
+  // for what is still on its way.
+  auto routes = std::make_shared<Routes>();
+  for (const IngestSection& section : fresh.ingest) routes->push_back({section.name, section.mqtt});
+  for (const Route& earlier : *routes_.load()) {
+    const bool same = std::any_of(routes->begin(), routes->end(), [&](const Route& r) {
+      return r.name == earlier.name && r.mqtt.text() == earlier.mqtt.text();
+    });
+    if (!same) routes->push_back(earlier);
+  }
+  const auto before = subscriptions_of(*config_.load());
+  const auto after = subscriptions_of(fresh);
+  changes = {};
+  for (const auto& wanted : after) {
+    if (std::find(before.begin(), before.end(), wanted) == before.end()) changes.added.push_back(wanted);
+  }
+  for (const auto& [filter, qos] : before) {
+    const bool kept = std::any_of(after.begin(), after.end(), [&](const auto& s) { return s.first == filter; });
+    if (!kept) changes.removed.push_back(filter);
+  }
   {
     std::lock_guard lock(mutex_);
     pending_sections_ = std::move(fresh_sections);
   }
+  routes_ = std::move(routes);
+  config_ = &fresh;
   wake_drainer_.notify_one();
   return true;
 }
@@ -178,12 +205,12 @@ Readiness IngestService::ready() const {
   if (producer_failed_.load()) out.not_ready("ingest: its Kafka producer failed and is being replaced");
   if (intake_paused_.load()) {
     out.not_ready("ingest: the spool is full; MQTT intake is paused until Kafka takes some");
-  } else if (spool_ && spool_->size_bytes() > static_cast<std::uint64_t>(config_.spool.high_water *
+  } else if (spool_ && spool_->size_bytes() > static_cast<std::uint64_t>(config_.load()->spool.high_water *
                                                                          static_cast<double>(spool_->max_size()))) {
     out.not_ready(
         fmt::format("spool: {:.0f}% full (above the high-water mark of {:.0f}%)",
                     100.0 * static_cast<double>(spool_->size_bytes()) / static_cast<double>(spool_->max_size()),
-                    100.0 * config_.spool.high_water));
+                    100.0 * config_.load()->spool.high_water));
   }
   if (std::string away = transport::kafka_unreachable_reason(kafka_unreachable_for()); !away.empty()) {
     out.not_ready(std::move(away));
@@ -285,7 +312,8 @@ bool IngestService::replace_producer() {
             "replacing the Kafka producer after a fatal error; the spool is sent again from its oldest reading");
   producer_->abandon();  // purges: those readings stay in the spool
   std::string error;
-  auto fresh = transport::KafkaProducer::create(config_.kafka, error, "ingest-replacement", &metrics_, "ingest");
+  auto fresh =
+      transport::KafkaProducer::create(config_.load()->kafka, error, "ingest-replacement", &metrics_, "ingest");
   if (!fresh) {
     log::error("ingest", "cannot create a Kafka producer: {}", error);
     return false;
@@ -360,6 +388,11 @@ void IngestService::drain_spool() {
     for (const spool::Stored& stored : batch.records) {
       cursor = stored.sequence;
       SectionPipeline* pipeline = section_named(stored.record.route);
+      if (pipeline == nullptr) {
+        // Spooled through a route a reload has just added, before this batch took its sections.
+        take_reloaded_sections();
+        pipeline = section_named(stored.record.route);
+      }
       if (pipeline == nullptr) {
         // A section renamed or removed since this reading was spooled.
         orphaned_records_.add();

@@ -2,19 +2,20 @@
 
 #include <csignal>
 #include <cstring>
+#include <deque>
 
+#include <fmt/ranges.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "archer/actuators/gateway.h"
-#include "archer/actuators/presence.h"
 #include "archer/actuators/replay.h"
 #include "archer/core/callback_guard.h"
 #include "archer/core/log.h"
 #include "archer/core/metrics.h"
 #include "archer/core/readiness.h"
 #include "archer/core/version.h"
+#include "archer/daemon/actuator_set.h"
 #include "archer/daemon/http_server.h"
 #include "archer/daemon/service_manager.h"
 #include "archer/daemon/startup_check.h"
@@ -34,6 +35,30 @@ constexpr auto kReadyPoll = std::chrono::milliseconds(200);
 constexpr auto kDrainTimeout = std::chrono::seconds(30);
 
 constexpr auto kActuatorDrain = std::chrono::seconds(10);
+constexpr auto kSubscribeTimeout = std::chrono::seconds(10);
+
+// The tables a reload does not apply (the running sessions and clients were made from them).
+std::vector<std::string> restart_only_changes(const Config& running, const Config& fresh) {
+  std::vector<std::string> out;
+  if (running.gateway.id != fresh.gateway.id) out.push_back("[gateway]");
+  const MqttConfig& a = running.mqtt;
+  const MqttConfig& b = fresh.mqtt;
+  if (a.uri != b.uri || a.client_id != b.client_id || a.session_expiry != b.session_expiry ||
+      a.keepalive != b.keepalive || a.username != b.username || a.password_file != b.password_file ||
+      a.tls.has_value() != b.tls.has_value()) {
+    out.push_back("[mqtt]");
+  }
+  if (running.kafka.properties != fresh.kafka.properties) out.push_back("[kafka]");
+  if (running.spool.dir != fresh.spool.dir || running.spool.max_size != fresh.spool.max_size ||
+      running.spool.on_full != fresh.spool.on_full || running.spool.sync != fresh.spool.sync) {
+    out.push_back("[spool]");
+  }
+  const bool http_changed =
+      running.http.has_value() != fresh.http.has_value() ||
+      (running.http && (running.http->host != fresh.http->host || running.http->port != fresh.http->port));
+  if (http_changed) out.push_back("[http]");
+  return out;
+}
 
 // Calls `tick` every `interval` on the loop until the loop stops.
 void every(boost::asio::steady_timer& timer, std::chrono::microseconds interval, const std::function<void()>& tick) {
@@ -44,6 +69,15 @@ void every(boost::asio::steady_timer& timer, std::chrono::microseconds interval,
     every(timer, interval, tick);
   });
 }
+
+// The reloaded configurations: what runs keeps references into the one it was built from.
+class Configs {
+ public:
+  const Config& keep(Config config) { return kept_.emplace_back(std::move(config)); }
+
+ private:
+  std::deque<Config> kept_;
+};
 
 // The actuation session's MQTT settings: the gateway's own, under a client id of its own, so that
 // device answers never wait behind telemetry (a full spool pauses the telemetry session).
@@ -74,28 +108,28 @@ int run_bridge(const Config& config) {
   // telemetry intake (a full spool) never pauses a command's answer.
   transport::MqttSession mqtt(config.mqtt);
   transport::MqttSession actuation(actuation_mqtt(config.mqtt));
-  actuators::PresenceTracker presence;
-  std::vector<std::unique_ptr<actuators::ActuatorGateway>> gateways;
-  for (const ActuatorSection& section : config.actuators) {
-    gateways.push_back(std::make_unique<actuators::ActuatorGateway>(config, section, actuation, presence, metrics));
-  }
+  Counter& unrouted = metrics.counter("archer_mqtt_unrouted_total", "MQTT messages no section takes");
+  auto unrouted_message = [&unrouted](const mqtt::const_message_ptr& message) {
+    unrouted.add();
+    log::debug("bridge", "no section takes topic '{}'", message->get_topic());
+  };
+  ActuatorSet actuators(actuation, metrics, unrouted_message);
+  Configs configs;
+  const Config* running = &config;
   const bool ingesting = !config.ingest.empty();
   auto readiness = [&] {
     Readiness out;
     if (ingesting && !mqtt.connected() && !mqtt.intake_paused()) {
       out.not_ready("mqtt: the telemetry session is not connected and subscribed");
     }
-    if (!gateways.empty() && !actuation.connected()) {
-      out.not_ready("mqtt: the actuation session is not connected and subscribed");
-    }
     out.add(ingest->ready());
-    for (const auto& gateway : gateways) out.add(gateway->ready());
+    out.add(actuators.ready());
     return out;
   };
   // The main loop answers this, so it turns; the other loops say whether they do.
   auto health = [&] {
     Readiness out = ingest->health();
-    for (const auto& gateway : gateways) out.add(gateway->health());
+    out.add(actuators.health());
     return out;
   };
   ServiceManager systemd;
@@ -104,7 +138,7 @@ int run_bridge(const Config& config) {
   auto status_line = [&] {
     const Readiness now = readiness();
     if (!now.ready()) return "not ready: " + now.text();
-    return fmt::format("ready: {} ingest and {} actuator sections", config.ingest.size(), config.actuators.size());
+    return fmt::format("ready: {} ingest and {} actuator sections", running->ingest.size(), running->actuators.size());
   };
   std::unique_ptr<HttpServer> http;
   if (config.http) {
@@ -123,38 +157,16 @@ int run_bridge(const Config& config) {
     else
       mqtt.resume_intake();
   });
-  Counter& unrouted = metrics.counter("archer_mqtt_unrouted_total", "MQTT messages no section takes");
-  auto unrouted_message = [&unrouted](const mqtt::const_message_ptr& message) {
-    unrouted.add();
-    log::debug("bridge", "no section takes topic '{}'", message->get_topic());
-  };
   mqtt.set_message_handler([&](const mqtt::const_message_ptr& message) {
     if (!ingest->offer(message)) unrouted_message(message);
   });
-  if (!gateways.empty()) {
-    actuation.add_subscription(presence.filter(), 1);
-    for (const auto& gateway : gateways) {
-      auto [filter, qos] = gateway->subscription();
-      actuation.add_subscription(filter, qos);
-    }
-    actuation.set_message_handler([&](const mqtt::const_message_ptr& message) {
-      if (presence.offer(*message)) return;
-      for (const auto& gateway : gateways) {
-        if (gateway->offer(message)) return;
-      }
-      unrouted_message(message);
-    });
-  }
 
-  for (const auto& gateway : gateways) {
-    if (!gateway->start(error)) {
-      log::error("bridge", "{}", error);
-      return kExitStartFailed;
-    }
+  if (!actuators.start(config, error)) {
+    log::error("bridge", "{}", error);
+    return kExitStartFailed;
   }
   ingest->start();
   if (ingesting) mqtt.start();
-  if (!gateways.empty()) actuation.start();
 
   boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
   stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -170,14 +182,24 @@ int run_bridge(const Config& config) {
       systemd.reloading();
       ConfigResult reloaded = load_config(config.file);
       if (reloaded.config) reloaded.errors = check_startup(*reloaded.config);
+      ingest::IngestService::SubscriptionChanges changes;
+      std::string problem;
       if (!reloaded.errors.empty()) {
-        for (const std::string& problem : reloaded.errors) log::error("bridge", "reload: {}", problem);
+        for (const std::string& line : reloaded.errors) log::error("bridge", "reload: {}", line);
         log::error("bridge", "reload refused: the running configuration stays");
-      } else if (std::string problem; !ingest->reload(*reloaded.config, problem)) {
-        log::error("bridge", "reload refused: {}", problem);
+      } else if (const Config& fresh = configs.keep(std::move(*reloaded.config));
+                 !ingest->reload(fresh, changes, problem)) {
+        log::error("bridge", "reload refused: {}; the running configuration stays", problem);
       } else {
-        log::info("bridge", "reload: {} applied to the ingest sections (actuator settings apply on restart)",
-                  config.file.string());
+        for (const std::string& unchanged : restart_only_changes(*running, fresh)) {
+          log::warn("bridge", "reload: {} changed: it applies at the next restart", unchanged);
+        }
+        for (const auto& [filter, qos] : changes.added) mqtt.subscribe(filter, qos, kSubscribeTimeout);
+        for (const std::string& filter : changes.removed) mqtt.unsubscribe(filter, kSubscribeTimeout);
+        const std::vector<std::string> actuated = actuators.apply(fresh, kActuatorDrain);
+        running = &fresh;
+        log::info("bridge", "reload: {} applied: {} ingest section(s){}{}", config.file.string(), fresh.ingest.size(),
+                  actuated.empty() ? "" : "; actuators: ", fmt::join(actuated, ", "));
       }
       // Refused or applied, a configuration runs: the reload is over.
       if (told_ready)
@@ -190,7 +212,7 @@ int run_bridge(const Config& config) {
   wait_reload();
   const std::function<void()> log_stats = [&] {
     ingest->log_stats();
-    for (const auto& gateway : gateways) gateway->log_stats();
+    actuators.log_stats();
   };
   const std::function<void()> tick_stats = [&] {
     log_stats();
@@ -208,7 +230,7 @@ int run_bridge(const Config& config) {
   const std::function<void()> refresh_metrics = [&] {
     ingest->refresh_metrics();
     telemetry_connected.set(ingesting && mqtt.connected() ? 1 : 0);
-    actuation_connected.set(!gateways.empty() && actuation.connected() ? 1 : 0);
+    actuation_connected.set(!actuators.empty() && actuation.connected() ? 1 : 0);
   };
   refresh_metrics();
   boost::asio::steady_timer metrics_timer(io);
@@ -245,7 +267,7 @@ int run_bridge(const Config& config) {
   // Ordered shutdown: telemetry intake stops first, then running exchanges finish while the actuation
   // session is still up, then everything taken is handed to Kafka.
   mqtt.stop(std::chrono::seconds(5));
-  for (const auto& gateway : gateways) gateway->stop(kActuatorDrain);
+  actuators.stop(kActuatorDrain);
   actuation.stop(std::chrono::seconds(5));
   ingest->stop(kDrainTimeout);
   log_stats();

@@ -44,6 +44,48 @@ void MqttSession::add_subscription(std::string filter, int qos) {
   subscriptions_.emplace_back(std::move(filter), qos);
 }
 
+std::vector<std::pair<std::string, int>> MqttSession::subscriptions() const {
+  std::lock_guard lock(subscriptions_mutex_);
+  return subscriptions_;
+}
+
+bool MqttSession::subscribe(const std::string& filter, int qos, std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(subscriptions_mutex_);
+    subscriptions_.emplace_back(filter, qos);
+  }
+  if (!connected()) return false;  // made at the next connect, as every subscription
+  try {
+    auto token = client_->subscribe(filter, qos);
+    if (!token->wait_for(timeout) || token->get_reason_code() >= mqtt::ReasonCode::UNSPECIFIED_ERROR) {
+      log::error("mqtt", "subscribing to '{}' failed (reason code {})", filter,
+                 static_cast<int>(token->get_reason_code()));
+      return false;
+    }
+  } catch (const mqtt::exception& error) {
+    log::error("mqtt", "subscribing to '{}' failed: {}", filter, error.what());
+    return false;
+  }
+  log::info("mqtt", "{}: subscribed to '{}'", config_.client_id, filter);
+  return true;
+}
+
+bool MqttSession::unsubscribe(const std::string& filter, std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(subscriptions_mutex_);
+    std::erase_if(subscriptions_, [&](const auto& one) { return one.first == filter; });
+  }
+  if (!connected()) return true;  // the persistent session still has it: gone at the next connect's
+  try {
+    if (!client_->unsubscribe(filter)->wait_for(timeout)) return false;
+  } catch (const mqtt::exception& error) {
+    log::error("mqtt", "unsubscribing from '{}' failed: {}", filter, error.what());
+    return false;
+  }
+  log::info("mqtt", "{}: unsubscribed from '{}'", config_.client_id, filter);
+  return true;
+}
+
 void MqttSession::set_message_handler(MessageHandler handler) {
   require_not_started("set_message_handler");
   handler_ = std::move(handler);
@@ -156,8 +198,9 @@ void MqttSession::on_connected() {
   // Runs on Paho's thread after every (re)connect. Subscribing again is harmless when the broker
   // kept the session, and necessary when it expired.
   log::info("mqtt", "connected to {} as {}", config_.uri, config_.client_id);
-  pending_subacks_ = static_cast<int>(subscriptions_.size());
-  if (subscriptions_.empty()) {
+  const auto wanted = subscriptions();
+  pending_subacks_ = static_cast<int>(wanted.size());
+  if (wanted.empty()) {
     {
       std::lock_guard lock(connected_mutex_);
       subscribed_ = true;
@@ -165,7 +208,7 @@ void MqttSession::on_connected() {
     connected_cv_.notify_all();
     for (const auto& listener : ready_listeners_) listener();
   }
-  for (const auto& [filter, qos] : subscriptions_) {
+  for (const auto& [filter, qos] : wanted) {
     client_->subscribe(filter, qos, nullptr, subscribe_listener_, mqtt::subscribe_options(), mqtt::properties());
   }
 }
@@ -180,7 +223,7 @@ void MqttSession::SubscribeListener::granted(const mqtt::token& token) {
     return;
   }
   if (--session_.pending_subacks_ != 0) return;
-  log::info("mqtt", "subscribed to {} filter(s)", session_.subscriptions_.size());
+  log::info("mqtt", "subscribed to {} filter(s)", session_.subscriptions().size());
   {
     std::lock_guard lock(session_.connected_mutex_);
     session_.subscribed_ = true;

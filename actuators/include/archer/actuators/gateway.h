@@ -45,7 +45,8 @@ class LoopMailbox;
 
 class ActuatorGateway : private ProtocolEffects {
  public:
-  // Registers its listeners with `mqtt` and `presence`: construct before mqtt.start().
+  // `mqtt` is the actuation session: the gateway publishes requests on it and reads its state; the
+  // owner routes its messages and events here (offer, on_session_ready, on_device_online).
   ActuatorGateway(const Config& config, const ActuatorSection& section, transport::MqttSession& mqtt,
                   PresenceTracker& presence, Metrics& metrics);
   ~ActuatorGateway() override;
@@ -56,6 +57,11 @@ class ActuatorGateway : private ProtocolEffects {
   std::pair<std::string, int> subscription() const;
   // Paho's thread: takes device responses on this section's response topic.
   bool offer(const mqtt::const_message_ptr& message);
+  // Paho's thread: the actuation session is connected and subscribed (again).
+  void on_session_ready();
+  // Paho's thread: a device announced itself online.
+  void on_device_online(const std::string& device);
+  const ActuatorSection& section() const { return section_; }
 
   // Returns at once; see Life above. False with `error` when the producer cannot be made.
   bool start(std::string& error);

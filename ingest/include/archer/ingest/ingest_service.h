@@ -59,11 +59,19 @@ class IngestService : public DeliveryHook {
   // not delivered stays in the spool for the next start.
   void stop(std::chrono::milliseconds drain = std::chrono::seconds(30));
 
-  // SIGHUP: takes the [[ingest]] sections of `fresh` (schemas loaded again, validation settings,
-  // Kafka topics and keys) from the next spooled reading on. Subscriptions are not changed while
-  // running: when a section's name, MQTT filter, share group or QoS differs, nothing is applied
-  // and `error` says that a restart is needed.
-  bool reload(const Config& fresh, std::string& error);
+  // What the telemetry session must subscribe to and unsubscribe from after a reload.
+  struct SubscriptionChanges {
+    std::vector<std::pair<std::string, int>> added;
+    std::vector<std::string> removed;
+  };
+
+  // SIGHUP: takes the [[ingest]] sections of `fresh` (`fresh` must outlive the service): schemas
+  // loaded again, validation settings, Kafka topics and keys from the next spooled reading on; added
+  // sections take messages at once, and `changes` says what to subscribe to. A removed section (or
+  // a section's former MQTT filter) keeps matching what is still on its way, so that nothing spooled
+  // or in flight becomes unrouted: its readings go out through the section that spooled them.
+  // Nothing is applied when a schema does not load (`error` says why).
+  bool reload(const Config& fresh, SubscriptionChanges& changes, std::string& error);
 
   // Who pauses and resumes MQTT intake (the telemetry session) when the spool is full and when it
   // has room again. Before start(); called on Paho's thread (pause) and the drainer's (resume).
@@ -93,18 +101,21 @@ class IngestService : public DeliveryHook {
   void pause_intake();             // Paho's thread
   void resume_intake_when_room();  // drainer
 
-  // What offer() matches topics against: fixed for the process, as are the subscriptions.
+  // What offer() matches topics against, in order: the sections of the running config, then those of
+  // earlier configs (removed, or with another filter), which still take what is on its way.
   struct Route {
     std::string name;
     TopicTemplate mqtt;
   };
+  using Routes = std::vector<Route>;
 
-  const Config& config_;
+  std::atomic<const Config*> config_;  // the running one; replaced by reload() on the main thread
   Metrics& metrics_;
-  std::vector<Route> routes_;
+  std::atomic<std::shared_ptr<const Routes>> routes_;               // read by offer() on Paho's thread
   std::vector<std::unique_ptr<SectionPipeline>> sections_;          // the drainer's; swapped under mutex_
   std::vector<std::unique_ptr<SectionPipeline>> pending_sections_;  // from reload(), under mutex_
-  // Replaced pipelines stay alive: records they produced may still report their delivery.
+  // Replaced pipelines stay alive: records they produced may still report their delivery, and a
+  // removed section's spooled readings still go out through it (the drainer's).
   std::vector<std::unique_ptr<SectionPipeline>> retired_sections_;
   std::unique_ptr<spool::Spool> spool_;
   std::unique_ptr<transport::KafkaProducer> producer_;  // replaced by the drainer after a fatal error

@@ -95,6 +95,8 @@ struct ActuatorSection {
   std::string dead_letter;
   // How often the gateway writes its state to snapshot.<gateway>, so a start reads only what follows.
   std::chrono::milliseconds snapshot_interval{std::chrono::seconds(10)};
+
+  bool operator==(const ActuatorSection&) const = default;  // a reload restarts a section that changed
 };
 
 struct Config {

@@ -16,6 +16,7 @@ class TopicTemplate {
   static std::optional<TopicTemplate> parse(std::string_view text, std::string& error);
 
   const std::string& text() const { return text_; }
+  bool operator==(const TopicTemplate& other) const { return text_ == other.text_; }
   // The MQTT subscription filter: captures become '+'.
   std::string filter() const;
   const std::vector<std::string>& capture_names() const { return capture_names_; }
@@ -56,7 +57,8 @@ class StringTemplate {
   template <class Lookup>
   std::string render(Lookup&& value_of) const {
     std::string out;
-    for (const Piece& piece : pieces_) out += piece.is_placeholder ? std::string_view(value_of(piece.text)) : std::string_view(piece.text);
+    for (const Piece& piece : pieces_)
+      out += piece.is_placeholder ? std::string_view(value_of(piece.text)) : std::string_view(piece.text);
     return out;
   }
 

@@ -1,7 +1,8 @@
 #pragma once
 // The gateway's MQTT 5 session with the broker: one client id, a persistent session
 // (clean start off, session expiry from the config), reconnects with capped exponential backoff
-// and jitter, and every subscription made again on each (re)connect. Everything the gateway receives over MQTT comes through here.
+// and jitter, and every subscription made again on each (re)connect. Everything the gateway receives over MQTT comes
+// through here.
 //
 // Threading: the message handler runs on Paho's callback thread, before the broker is acknowledged
 // (QoS 1/2). It must only hand the message over, never wait: Paho C has one callback thread for every
@@ -38,6 +39,12 @@ class MqttSession {
   void set_message_handler(MessageHandler handler);
   // Called (on Paho's thread) each time the session is connected and subscribed again.
   void add_ready_listener(std::function<void()> listener);
+
+  // After start (a reload): subscribes now when connected, and on every reconnect from now on. The
+  // broker's answer is logged; true when it granted the subscription within `timeout`.
+  bool subscribe(const std::string& filter, int qos, std::chrono::milliseconds timeout);
+  // After start: unsubscribes and stops subscribing on reconnect. True when the broker answered.
+  bool unsubscribe(const std::string& filter, std::chrono::milliseconds timeout);
 
   // Connects (retrying in the background until it succeeds) and subscribes. Returns at once.
   void start();
@@ -84,6 +91,10 @@ class MqttSession {
   MqttConfig config_;
   std::unique_ptr<mqtt::async_client> client_;
   mqtt::connect_options connect_options_;
+  std::vector<std::pair<std::string, int>> subscriptions() const;
+
+  // Fixed before start; changed after it only by subscribe()/unsubscribe(), under the mutex.
+  mutable std::mutex subscriptions_mutex_;
   std::vector<std::pair<std::string, int>> subscriptions_;
   MessageHandler handler_;
   std::vector<std::function<void()>> ready_listeners_;
