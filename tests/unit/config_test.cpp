@@ -320,3 +320,27 @@ TEST_F(ConfigTest, KafkaPropertiesAreScalarsAndNeedBootstrapServers) {
   EXPECT_EQ(errors[0], file() + ":7:1: kafka.\"bootstrap.servers\": required key is missing");
   EXPECT_EQ(errors[1], file() + ":8:11: kafka.\"debug\": expected a string, number or boolean (a librdkafka property)");
 }
+
+namespace {
+
+TEST_F(ConfigTest, LogLevelAndFormat) {
+  auto result = parse(kBase + "\n[log]\nlevel = \"warn\"\nformat = \"logfmt\"\n" + kIngest);
+  ASSERT_TRUE(result.config) << ::testing::PrintToString(result.errors);
+  EXPECT_EQ(result.config->log.level, archer::log::Level::warn);
+  EXPECT_EQ(result.config->log.format, archer::log::Format::logfmt);
+
+  auto defaults = parse(kBase + kIngest);
+  ASSERT_TRUE(defaults.config);
+  EXPECT_EQ(defaults.config->log.level, archer::log::Level::info);
+  EXPECT_EQ(defaults.config->log.format, archer::log::Format::text);
+}
+
+TEST_F(ConfigTest, BadLogLevelAndFormatAreNamed) {
+  const auto errors = errors_of(kBase + "\n[log]\nlevel = \"verbose\"\nformat = \"xml\"\ncolour = 1\n" + kIngest);
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0], file() + ":11:9: log.level: 'verbose' must be \"debug\", \"info\", \"warn\" or \"error\"");
+  EXPECT_EQ(errors[1], file() + ":12:10: log.format: 'xml' must be \"text\", \"logfmt\" or \"json\"");
+  EXPECT_EQ(errors[2], file() + ":13:1: log.colour: unknown key");
+}
+
+}  // namespace

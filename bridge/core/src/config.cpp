@@ -132,6 +132,15 @@ void read_http(TableReader& reader, Config& config) {
   config.http = http;
 }
 
+void read_log(TableReader& reader, Config& config) {
+  if (auto level = reader.string("level"); level && !log::parse_level(*level, config.log.level)) {
+    reader.error("level", fmt::format("'{}' must be \"debug\", \"info\", \"warn\" or \"error\"", *level));
+  }
+  if (auto format = reader.string("format"); format && !log::parse_format(*format, config.log.format)) {
+    reader.error("format", fmt::format("'{}' must be \"text\", \"logfmt\" or \"json\"", *format));
+  }
+}
+
 void read_ingest(TableReader& reader, IngestSection& section, const std::filesystem::path& base) {
   auto name = reader.string("name", true);
   check_id(reader, "name", name);
@@ -364,6 +373,10 @@ ConfigResult parse_config(std::string_view text, const std::filesystem::path& fi
     if (const auto* table = reader.table("http")) {
       TableReader http = reader.nested(*table, "http");
       read_http(http, config);
+    }
+    if (const auto* table = reader.table("log")) {
+      TableReader log_table = reader.nested(*table, "log");
+      read_log(log_table, config);
     }
     read_sections(reader, "ingest", config.ingest, [&](TableReader& section_reader, IngestSection& section) {
       read_ingest(section_reader, section, base);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "archer/core/config_errors.h"
+#include "archer/core/log.h"
 #include "archer/core/topic_template.h"
 
 namespace archer {
@@ -56,6 +57,12 @@ struct SpoolConfig {
 struct HttpConfig {
   std::string host;
   std::uint16_t port = 0;
+};
+
+// [log]; the command line's --log-level and --log-format win over it (archer/core/log_config.h).
+struct LogConfig {
+  log::Level level = log::Level::info;
+  log::Format format = log::Format::text;
 };
 
 enum class PayloadFormat { flatbuffers, json };
@@ -106,6 +113,7 @@ struct Config {
   KafkaConfig kafka;
   SpoolConfig spool;
   std::optional<HttpConfig> http;
+  LogConfig log;
   std::vector<IngestSection> ingest;
   std::vector<ActuatorSection> actuators;
 
