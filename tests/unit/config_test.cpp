@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 
 #include "archer/core/config.h"
@@ -341,6 +342,28 @@ TEST_F(ConfigTest, BadLogLevelAndFormatAreNamed) {
   EXPECT_EQ(errors[0], file() + ":11:9: log.level: 'verbose' must be \"debug\", \"info\", \"warn\" or \"error\"");
   EXPECT_EQ(errors[1], file() + ":12:10: log.format: 'xml' must be \"text\", \"logfmt\" or \"json\"");
   EXPECT_EQ(errors[2], file() + ":13:1: log.colour: unknown key");
+}
+
+TEST_F(ConfigTest, SpoolHighWaterIsAPercentage) {
+  auto defaults = parse(kBase + kIngest);
+  ASSERT_TRUE(defaults.config);
+  EXPECT_DOUBLE_EQ(defaults.config->spool.high_water, 0.9);
+  for (const auto& [text, fraction] :
+       {std::pair{"\"75%\"", 0.75}, {"\"100%\"", 1.0}, {"\"1%\"", 0.01}, {"\"92.5%\"", 0.925}}) {
+    auto result = parse(kBase + "\n[spool]\nhigh_water = " + text + "\n" + kIngest);
+    ASSERT_TRUE(result.config) << text << ": " << ::testing::PrintToString(result.errors);
+    EXPECT_DOUBLE_EQ(result.config->spool.high_water, fraction) << text;
+  }
+}
+
+TEST_F(ConfigTest, SpoolHighWaterOutsideOneToAHundredPercentIsRefused) {
+  for (const char* text : {"\"0.5%\"", "\"101%\"", "\"90\"", "\"%\"", "\"x%\"", "\"-5%\"", "0.9", "90"}) {
+    const auto errors = errors_of(kBase + "\n[spool]\nhigh_water = " + text + "\n" + kIngest);
+    ASSERT_EQ(errors.size(), 1u) << text;
+    const std::string shown = text[0] == '"' ? "'" + std::string(text + 1, std::strlen(text) - 2) + "'" : "the value";
+    EXPECT_EQ(errors[0],
+              file() + ":11:14: spool.high_water: " + shown + " must be a percentage from 1% to 100%, e.g. \"90%\"");
+  }
 }
 
 }  // namespace

@@ -105,6 +105,23 @@ void read_spool(TableReader& reader, Config& config, const std::filesystem::path
     config.spool.max_size = *size;
   }
   if (auto sync = reader.duration("sync")) config.spool.sync = *sync;
+  if (const toml::node* found = reader.node("high_water")) {
+    // A percentage with its sign, so that nobody reads 0.9 as 0.9 %.
+    const auto* text = found->as_string();
+    double percent = 0;
+    bool ok = text != nullptr && text->get().size() > 1 && text->get().back() == '%';
+    if (ok) {
+      const std::string& value = text->get();
+      const char* end = value.data() + value.size() - 1;
+      ok = std::from_chars(value.data(), end, percent).ptr == end && percent >= 1 && percent <= 100;
+    }
+    if (!ok) {
+      reader.error("high_water", fmt::format("{} must be a percentage from 1% to 100%, e.g. \"90%\"",
+                                             text != nullptr ? "'" + text->get() + "'" : "the value"));
+    } else {
+      config.spool.high_water = percent / 100;
+    }
+  }
   if (auto policy = reader.string("on_full")) {
     if (*policy == "backpressure") config.spool.on_full = SpoolFullPolicy::backpressure;
     else if (*policy == "drop_oldest") config.spool.on_full = SpoolFullPolicy::drop_oldest;

@@ -50,7 +50,7 @@ struct SpoolConfig {
   SpoolFullPolicy on_full = SpoolFullPolicy::backpressure;
   // How often spooled readings are fsynced: the power-loss window. 0 fsyncs every reading.
   std::chrono::milliseconds sync{100};
-  // Fraction of max_size above which /readyz says not ready.
+  // The fraction of max_size above which the gateway is not ready (/readyz); "90%" in the file.
   double high_water = 0.9;
 };
 
