@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "archer/core/config.h"
+#include "archer/core/toml_reader.h"
 
 namespace {
 
@@ -364,6 +365,19 @@ TEST_F(ConfigTest, SpoolHighWaterOutsideOneToAHundredPercentIsRefused) {
     EXPECT_EQ(errors[0],
               file() + ":11:14: spool.high_water: " + shown + " must be a percentage from 1% to 100%, e.g. \"90%\"");
   }
+}
+
+TEST(TableReader, AKeyReadButMissingFromTheKeyTableIsALoaderBug) {
+  const toml::table table = toml::parse("known = 1\nread = 2\n");
+  archer::ConfigErrors errors("f.toml");
+  const std::vector<std::string_view> accepted{"known"};
+  {
+    archer::TableReader reader(table, "t", errors, nullptr, &accepted);
+    reader.integer("known", 0, 9);
+    reader.integer("read", 0, 9);
+  }
+  EXPECT_EQ(errors.sorted(),
+            (std::vector<std::string>{"f.toml:1:1: t.read: read by the loader but missing from its key table"}));
 }
 
 }  // namespace
