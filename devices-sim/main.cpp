@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   }
   archer::log::Level level{};
   if (archer::log::parse_level(options.log_level, level)) archer::log::set_level(level);
+  archer::log::Format format{};
+  if (archer::log::parse_format(options.log_format, format)) archer::log::set_format(format);
   struct sigaction action {};
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);

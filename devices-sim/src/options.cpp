@@ -278,6 +278,11 @@ Applied apply(Options& o, const std::string& name, std::string_view value, std::
       o.log_level = value;
     else
       fail(fmt::format("expected debug, info, warn or error, found '{}'", value));
+  } else if (name == "log-format") {
+    if (value == "text" || value == "logfmt" || value == "json")
+      o.log_format = value;
+    else
+      fail(fmt::format("expected text, logfmt or json, found '{}'", value));
   } else {
     return Applied::unknown;
   }
@@ -461,6 +466,7 @@ Report
   --report FILE              JSON summary written at the end
   --progress auto|always|never  one-line progress on stderr every second (auto: when a terminal)
   --log-level L              debug, info, warn, error (info)
+  --log-format F             text, logfmt or json: the format of log lines on stderr (text)
   --config FILE              TOML file with any of the keys above
   --version, --help
 )";

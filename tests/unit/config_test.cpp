@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 
 #include "archer/core/config.h"
+#include "archer/core/toml_reader.h"
 
 namespace {
 
@@ -320,3 +322,62 @@ TEST_F(ConfigTest, KafkaPropertiesAreScalarsAndNeedBootstrapServers) {
   EXPECT_EQ(errors[0], file() + ":7:1: kafka.\"bootstrap.servers\": required key is missing");
   EXPECT_EQ(errors[1], file() + ":8:11: kafka.\"debug\": expected a string, number or boolean (a librdkafka property)");
 }
+
+namespace {
+
+TEST_F(ConfigTest, LogLevelAndFormat) {
+  auto result = parse(kBase + "\n[log]\nlevel = \"warn\"\nformat = \"logfmt\"\n" + kIngest);
+  ASSERT_TRUE(result.config) << ::testing::PrintToString(result.errors);
+  EXPECT_EQ(result.config->log.level, archer::log::Level::warn);
+  EXPECT_EQ(result.config->log.format, archer::log::Format::logfmt);
+
+  auto defaults = parse(kBase + kIngest);
+  ASSERT_TRUE(defaults.config);
+  EXPECT_EQ(defaults.config->log.level, archer::log::Level::info);
+  EXPECT_EQ(defaults.config->log.format, archer::log::Format::text);
+}
+
+TEST_F(ConfigTest, BadLogLevelAndFormatAreNamed) {
+  const auto errors = errors_of(kBase + "\n[log]\nlevel = \"verbose\"\nformat = \"xml\"\ncolour = 1\n" + kIngest);
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0], file() + ":11:9: log.level: 'verbose' must be \"debug\", \"info\", \"warn\" or \"error\"");
+  EXPECT_EQ(errors[1], file() + ":12:10: log.format: 'xml' must be \"text\", \"logfmt\" or \"json\"");
+  EXPECT_EQ(errors[2], file() + ":13:1: log.colour: unknown key");
+}
+
+TEST_F(ConfigTest, SpoolHighWaterIsAPercentage) {
+  auto defaults = parse(kBase + kIngest);
+  ASSERT_TRUE(defaults.config);
+  EXPECT_DOUBLE_EQ(defaults.config->spool.high_water, 0.9);
+  for (const auto& [text, fraction] :
+       {std::pair{"\"75%\"", 0.75}, {"\"100%\"", 1.0}, {"\"1%\"", 0.01}, {"\"92.5%\"", 0.925}}) {
+    auto result = parse(kBase + "\n[spool]\nhigh_water = " + text + "\n" + kIngest);
+    ASSERT_TRUE(result.config) << text << ": " << ::testing::PrintToString(result.errors);
+    EXPECT_DOUBLE_EQ(result.config->spool.high_water, fraction) << text;
+  }
+}
+
+TEST_F(ConfigTest, SpoolHighWaterOutsideOneToAHundredPercentIsRefused) {
+  for (const char* text : {"\"0.5%\"", "\"101%\"", "\"90\"", "\"%\"", "\"x%\"", "\"-5%\"", "0.9", "90"}) {
+    const auto errors = errors_of(kBase + "\n[spool]\nhigh_water = " + text + "\n" + kIngest);
+    ASSERT_EQ(errors.size(), 1u) << text;
+    const std::string shown = text[0] == '"' ? "'" + std::string(text + 1, std::strlen(text) - 2) + "'" : "the value";
+    EXPECT_EQ(errors[0],
+              file() + ":11:14: spool.high_water: " + shown + " must be a percentage from 1% to 100%, e.g. \"90%\"");
+  }
+}
+
+TEST(TableReader, AKeyReadButMissingFromTheKeyTableIsALoaderBug) {
+  const toml::table table = toml::parse("known = 1\nread = 2\n");
+  archer::ConfigErrors errors("f.toml");
+  const std::vector<std::string_view> accepted{"known"};
+  {
+    archer::TableReader reader(table, "t", errors, nullptr, &accepted);
+    reader.integer("known", 0, 9);
+    reader.integer("read", 0, 9);
+  }
+  EXPECT_EQ(errors.sorted(),
+            (std::vector<std::string>{"f.toml:1:1: t.read: read by the loader but missing from its key table"}));
+}
+
+}  // namespace

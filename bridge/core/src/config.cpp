@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "archer/core/config_keys.h"
 #include "archer/core/toml_reader.h"
 #include "archer/core/units.h"
 
@@ -63,7 +64,7 @@ void read_mqtt(TableReader& reader, Config& config, const std::filesystem::path&
     check_file_exists(reader, "password_file", *mqtt.password_file);
   }
   if (const toml::table* tls_table = reader.table("tls")) {
-    TableReader tls = reader.nested(*tls_table, reader.key_path("tls"));
+    TableReader tls = reader.nested(*tls_table, reader.key_path("tls"), config_keys_of("mqtt.tls"));
     MqttTlsConfig out;
     for (auto [key, field] : {std::pair{"ca_file", &out.ca_file}, {"cert_file", &out.cert_file}, {"key_file", &out.key_file}}) {
       if (auto file = tls.string(key)) {
@@ -105,6 +106,23 @@ void read_spool(TableReader& reader, Config& config, const std::filesystem::path
     config.spool.max_size = *size;
   }
   if (auto sync = reader.duration("sync")) config.spool.sync = *sync;
+  if (const toml::node* found = reader.node("high_water")) {
+    // A percentage with its sign, so that nobody reads 0.9 as 0.9 %.
+    const auto* text = found->as_string();
+    double percent = 0;
+    bool ok = text != nullptr && text->get().size() > 1 && text->get().back() == '%';
+    if (ok) {
+      const std::string& value = text->get();
+      const char* end = value.data() + value.size() - 1;
+      ok = std::from_chars(value.data(), end, percent).ptr == end && percent >= 1 && percent <= 100;
+    }
+    if (!ok) {
+      reader.error("high_water", fmt::format("{} must be a percentage from 1% to 100%, e.g. \"90%\"",
+                                             text != nullptr ? "'" + text->get() + "'" : "the value"));
+    } else {
+      config.spool.high_water = percent / 100;
+    }
+  }
   if (auto policy = reader.string("on_full")) {
     if (*policy == "backpressure") config.spool.on_full = SpoolFullPolicy::backpressure;
     else if (*policy == "drop_oldest") config.spool.on_full = SpoolFullPolicy::drop_oldest;
@@ -130,6 +148,15 @@ void read_http(TableReader& reader, Config& config) {
   if (http.host.size() > 2 && http.host.front() == '[' && http.host.back() == ']') http.host = http.host.substr(1, http.host.size() - 2);
   http.port = static_cast<std::uint16_t>(port);
   config.http = http;
+}
+
+void read_log(TableReader& reader, Config& config) {
+  if (auto level = reader.string("level"); level && !log::parse_level(*level, config.log.level)) {
+    reader.error("level", fmt::format("'{}' must be \"debug\", \"info\", \"warn\" or \"error\"", *level));
+  }
+  if (auto format = reader.string("format"); format && !log::parse_format(*format, config.log.format)) {
+    reader.error("format", fmt::format("'{}' must be \"text\", \"logfmt\" or \"json\"", *format));
+  }
 }
 
 void read_ingest(TableReader& reader, IngestSection& section, const std::filesystem::path& base) {
@@ -259,6 +286,7 @@ void read_actuator(TableReader& reader, ActuatorSection& section) {
 // Array-of-tables sections ([[ingest]], [[actuator]]): each element is read by `read`.
 template <class Section, class Read>
 void read_sections(TableReader& root, std::string_view key, std::vector<Section>& out, Read read) {
+  const std::vector<std::string_view>* accepted = config_keys_of(key);
   const toml::node* found = root.node(key);
   if (found == nullptr) return;
   const auto* list = found->as_array();
@@ -267,7 +295,7 @@ void read_sections(TableReader& root, std::string_view key, std::vector<Section>
     return;
   }
   for (const toml::node& element : *list) {
-    TableReader reader = root.nested(*element.as_table(), fmt::format("{}[{}]", key, out.size()));
+    TableReader reader = root.nested(*element.as_table(), fmt::format("{}[{}]", key, out.size()), accepted);
     read(reader, out.emplace_back());
   }
 }
@@ -340,7 +368,7 @@ ConfigResult parse_config(std::string_view text, const std::filesystem::path& fi
   config.file = file;
   config.spool.dir = default_spool_dir();
   {
-    TableReader reader(root, "", errors, &config.positions);
+    TableReader reader(root, "", errors, &config.positions, config_keys_of(""));
     // Required tables: report one missing error each, then read what is there.
     auto required = [&](std::string_view key) -> const toml::table* {
       const toml::table* table = reader.table(key);
@@ -349,21 +377,25 @@ ConfigResult parse_config(std::string_view text, const std::filesystem::path& fi
       return table;
     };
     if (const auto* table = required("gateway")) {
-      TableReader gateway = reader.nested(*table, "gateway");
+      TableReader gateway = reader.nested(*table, "gateway", config_keys_of("gateway"));
       read_gateway(gateway, config);
     }
     if (const auto* table = required("mqtt")) {
-      TableReader mqtt = reader.nested(*table, "mqtt");
+      TableReader mqtt = reader.nested(*table, "mqtt", config_keys_of("mqtt"));
       read_mqtt(mqtt, config, base);
     }
     if (const auto* table = required("kafka")) read_kafka(*table, config, errors);
     if (const auto* table = reader.table("spool")) {
-      TableReader spool = reader.nested(*table, "spool");
+      TableReader spool = reader.nested(*table, "spool", config_keys_of("spool"));
       read_spool(spool, config, base);
     }
     if (const auto* table = reader.table("http")) {
-      TableReader http = reader.nested(*table, "http");
+      TableReader http = reader.nested(*table, "http", config_keys_of("http"));
       read_http(http, config);
+    }
+    if (const auto* table = reader.table("log")) {
+      TableReader log_table = reader.nested(*table, "log", config_keys_of("log"));
+      read_log(log_table, config);
     }
     read_sections(reader, "ingest", config.ingest, [&](TableReader& section_reader, IngestSection& section) {
       read_ingest(section_reader, section, base);

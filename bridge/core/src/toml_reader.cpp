@@ -15,8 +15,9 @@ SourcePosition position_of(const toml::source_region& region) {
   return SourcePosition{region.begin.line, region.begin.column};
 }
 
-TableReader::TableReader(const toml::table& table, std::string path, ConfigErrors& errors, KeyPositions* positions)
-    : table_(table), path_(std::move(path)), errors_(errors), positions_(positions) {
+TableReader::TableReader(const toml::table& table, std::string path, ConfigErrors& errors, KeyPositions* positions,
+                         const std::vector<std::string_view>* accepted)
+    : table_(table), path_(std::move(path)), errors_(errors), positions_(positions), accepted_(accepted) {
   if (positions_ != nullptr && !path_.empty()) positions_->add(path_, position_of(table_.source()));
 }
 
@@ -25,6 +26,9 @@ std::string TableReader::key_path(std::string_view key) const {
 }
 
 const toml::node* TableReader::node(std::string_view key) {
+  if (accepted_ != nullptr && std::find(accepted_->begin(), accepted_->end(), key) == accepted_->end()) {
+    errors_.add(position_of(table_.source()), key_path(key), "read by the loader but missing from its key table");
+  }
   known_.insert(std::string(key));
   const toml::node* found = table_.get(key);
   if (found != nullptr && positions_ != nullptr) positions_->add(key_path(key), position_of(*found));

@@ -10,8 +10,10 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <boost/asio/ip/address.hpp>
 
+#include "archer/core/secrets.h"
 #include "archer/ingest/schema.h"
 #include "archer/ingest/validator.h"
+#include "archer/transport/kafka_log.h"
 #include "archer/transport/kafka_producer.h"
 #include "archer/transport/kafka_reader.h"
 
@@ -70,6 +72,7 @@ std::string client_problem(const KafkaClient& client, const KafkaConfig& kafka) 
   std::string error;
   std::unique_ptr<RdKafka::Conf> conf = transport::make_kafka_conf(client.defaults, probe, error);
   if (!conf) return error;
+  transport::route_librdkafka_log(conf->c_ptr_global());
   if (client.consumer) {
     std::unique_ptr<RdKafka::KafkaConsumer> made(RdKafka::KafkaConsumer::create(conf.get(), error));
     if (made) made->close();
@@ -109,7 +112,9 @@ void check_kafka(const Config& config, Problems& problems) {
   for (const KafkaClient& client : clients) {
     if (!kinds_made.insert(client.what).second) continue;
     if (std::string problem = client_problem(client, config.kafka); !problem.empty()) {
-      problems.add("kafka", fmt::format("librdkafka cannot make a {} with these properties: {}", client.what, problem));
+      // librdkafka's words may quote a value it could not use: never a credential's.
+      problems.add("kafka", fmt::format("librdkafka cannot make a {} with these properties: {}", client.what,
+                                        without_secrets(std::move(problem), config.kafka.properties)));
     }
   }
 }

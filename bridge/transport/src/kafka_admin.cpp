@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "archer/core/secrets.h"
+#include "archer/transport/kafka_log.h"
+
 namespace archer::transport {
 namespace {
 
@@ -84,11 +87,13 @@ std::unique_ptr<KafkaAdmin> KafkaAdmin::create(const KafkaConfig& config, std::s
   char errstr[512];
   for (const auto& [name, value] : config.properties) {
     if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-      error = fmt::format("[kafka] property '{}' = '{}': {}", name, value, errstr);
+      error = fmt::format("[kafka] property '{}' = '{}': {}", name, shown_value(name, value),
+                          is_secret_property(name) ? without_secret(errstr, value) : std::string(errstr));
       rd_kafka_conf_destroy(conf);
       return nullptr;
     }
   }
+  route_librdkafka_log(conf);
   // The handle only sends admin and metadata requests; a producer is the lightest kind.
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (rk == nullptr) {  // conf is still ours on failure

@@ -7,6 +7,7 @@
 
 #include "archer/core/callback_guard.h"
 #include "archer/core/log.h"
+#include "archer/core/secrets.h"
 #include "archer/transport/kafka_headers.h"
 
 namespace archer::transport {
@@ -58,7 +59,10 @@ std::unique_ptr<RdKafka::Conf> make_kafka_conf(const KafkaProperties& defaults, 
   auto set = [&](const std::string& name, const std::string& value, bool from_config) {
     std::string problem;
     if (conf->set(name, value, problem) != RdKafka::Conf::CONF_OK) {
-      refused.push_back({name, value, from_config, std::move(problem)});
+      // What is refused ends up in messages: a credential's value never does.
+      const bool secret = is_secret_property(name);
+      refused.push_back({name, shown_value(name, value), from_config,
+                         secret ? without_secret(std::move(problem), value) : std::move(problem)});
     }
   };
   for (const auto& [name, value] : defaults) set(name, value, false);

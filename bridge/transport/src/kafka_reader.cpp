@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "archer/transport/kafka_log.h"
 #include "archer/transport/kafka_producer.h"
 
 namespace archer::transport {
@@ -63,6 +64,7 @@ std::unique_ptr<KafkaReader> KafkaReader::open_with(const KafkaConfig& config, c
                                                     std::string& error, bool missing_is_empty) {
   auto conf = make_kafka_conf(reader_defaults(group), config, error);
   if (!conf) return nullptr;
+  route_librdkafka_log(conf->c_ptr_global());
   std::unique_ptr<KafkaReader> reader(new KafkaReader());
   reader->topic_ = topic;
   reader->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));

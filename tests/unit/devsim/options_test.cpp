@@ -92,6 +92,14 @@ TEST(OptionsTest, FlagsInBothSpellings) {
   EXPECT_EQ(p.disconnect_mode, DisconnectMode::unclean);
 }
 
+TEST(OptionsTest, LogFormat) {
+  Options o;
+  std::string error;
+  EXPECT_EQ(o.log_format, "text");
+  ASSERT_EQ(parse({"--log-format", "json"}, o, error), ParseResult::run) << error;
+  EXPECT_EQ(o.log_format, "json");
+}
+
 TEST(OptionsTest, BadValuesAndUnknownFlagsAreErrors) {
   for (std::vector<const char*> args :
        std::vector<std::vector<const char*>>{{"--qos", "3"},
@@ -102,6 +110,7 @@ TEST(OptionsTest, BadValuesAndUnknownFlagsAreErrors) {
                                              {"--fault-truncated", "0.6", "--fault-bad-json", "0.6"},
                                              {"--kinds", "env,toaster"},
                                              {"--telemetry-topic", "devices/all"},
+                                             {"--log-format", "xml"},
                                              {"--devices"}}) {
     Options o;
     std::string error;

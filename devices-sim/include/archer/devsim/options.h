@@ -75,6 +75,7 @@ struct Options {
   std::string report_file;
   Progress progress = Progress::automatic;
   std::string log_level = "info";
+  std::string log_format = "text";
 
   // Cross-field checks (ratios sum, version/feature combinations). Empty when fine.
   std::string validate() const;

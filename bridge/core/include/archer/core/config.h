@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "archer/core/config_errors.h"
+#include "archer/core/log.h"
 #include "archer/core/topic_template.h"
 
 namespace archer {
@@ -49,13 +50,19 @@ struct SpoolConfig {
   SpoolFullPolicy on_full = SpoolFullPolicy::backpressure;
   // How often spooled readings are fsynced: the power-loss window. 0 fsyncs every reading.
   std::chrono::milliseconds sync{100};
-  // Fraction of max_size above which /readyz says not ready.
+  // The fraction of max_size above which the gateway is not ready (/readyz); "90%" in the file.
   double high_water = 0.9;
 };
 
 struct HttpConfig {
   std::string host;
   std::uint16_t port = 0;
+};
+
+// [log]; the command line's --log-level and --log-format win over it (archer/core/log_config.h).
+struct LogConfig {
+  log::Level level = log::Level::info;
+  log::Format format = log::Format::text;
 };
 
 enum class PayloadFormat { flatbuffers, json };
@@ -108,6 +115,7 @@ struct Config {
   KafkaConfig kafka;
   SpoolConfig spool;
   std::optional<HttpConfig> http;
+  LogConfig log;
   std::vector<IngestSection> ingest;
   std::vector<ActuatorSection> actuators;
 

@@ -28,10 +28,13 @@ inline SourcePosition position_of(const toml::node& node) { return position_of(n
 // Reads one TOML table: typed getters that report wrong types and, when the reader goes out of
 // scope, every key that no getter asked for ("unknown key"), so a typo never passes silently.
 // `path` is the table's key path in messages ("mqtt", "ingest[0]"; "" for the root). With
-// `positions`, the reader records where the table and every key asked for (and present) are.
+// `positions`, the reader records where the table and every key asked for (and present) are. With
+// `accepted` (a table of archer/core/config_keys.h), asking for a key not in it is reported as a
+// loader bug, so the list the docs are checked against cannot fall behind what is read.
 class TableReader {
  public:
-  TableReader(const toml::table& table, std::string path, ConfigErrors& errors, KeyPositions* positions = nullptr);
+  TableReader(const toml::table& table, std::string path, ConfigErrors& errors, KeyPositions* positions = nullptr,
+              const std::vector<std::string_view>* accepted = nullptr);
   TableReader(const TableReader&) = delete;
   TableReader& operator=(const TableReader&) = delete;
   ~TableReader() { report_unknown_keys(); }
@@ -56,8 +59,9 @@ class TableReader {
 
   // A reader of a sub-table (or an element of an array of tables) at `path`, sharing this one's
   // errors and positions.
-  TableReader nested(const toml::table& table, std::string path) const {
-    return TableReader(table, std::move(path), errors_, positions_);
+  TableReader nested(const toml::table& table, std::string path,
+                     const std::vector<std::string_view>* accepted = nullptr) const {
+    return TableReader(table, std::move(path), errors_, positions_, accepted);
   }
 
   ConfigErrors& errors() { return errors_; }
@@ -71,6 +75,7 @@ class TableReader {
   std::string path_;
   ConfigErrors& errors_;
   KeyPositions* positions_;
+  const std::vector<std::string_view>* accepted_;
   std::set<std::string, std::less<>> known_;
 };
 
