@@ -12,6 +12,7 @@
 #include "archer/actuators/replay.h"
 #include "archer/core/callback_guard.h"
 #include "archer/core/log.h"
+#include "archer/core/log_config.h"
 #include "archer/core/metrics.h"
 #include "archer/core/readiness.h"
 #include "archer/core/version.h"
@@ -191,6 +192,7 @@ int run_bridge(const Config& config) {
                  !ingest->reload(fresh, changes, problem)) {
         log::error("bridge", "reload refused: {}; the running configuration stays", problem);
       } else {
+        apply_log_config(fresh.log);
         for (const std::string& unchanged : restart_only_changes(*running, fresh)) {
           log::warn("bridge", "reload: {} changed: it applies at the next restart", unchanged);
         }
