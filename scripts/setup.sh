@@ -19,6 +19,7 @@ packages=(
   mosquitto mosquitto-clients
   kcat
   python3-paho-mqtt python3-flatbuffers
+  chromium  # headless, for the status page test (tests/integration/status_page_test.cpp)
 )
 
 missing=()
