@@ -17,7 +17,8 @@ Builds Archer Edge into build/, then runs on loopback, from .quickstart/:
   archer-devkafka  a 3-broker development Kafka cluster (librdkafka's mock cluster), or with
                    --kafka apache a real Apache Kafka node (scripts/kafka.sh; needs java), its
                    topics created by archer-ctl topics --create
-  archer-bridge    the gateway, with config/quickstart.toml pointed at the two above
+  archer-bridge    the gateway, with config/quickstart.toml pointed at the two above; its
+                   status page is printed as "status page: http://127.0.0.1:PORT/"
   archer-devsim    12 simulated devices (env, valve, meter) publishing telemetry every second
 shows telemetry in the raw datalog (one record decoded), a dead letter, and a command sent to
 valve-0001 with its outcome and transaction timeline, then keeps running.
@@ -257,10 +258,20 @@ setsid "$bin/archer-bridge" --config "$run_dir/gateway.toml" </dev/null >"$run_d
 bridge_pid=$!
 sleep 1
 alive "$bridge_pid" || { tail_log "$run_dir/archer-bridge.log"; die "archer-bridge exited"; }
-http_status="not served by this build yet"
-for _ in $(seq 20); do
-  if port_in_use "$http_port"; then
-    http_status="http://127.0.0.1:$http_port/metrics  /healthz  /readyz"
+# http_status_line PATH: the status line of GET PATH on the bridge's HTTP port (bash's /dev/tcp, no
+# client needed), or nothing when it does not answer.
+http_status_line() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$http_port" || exit 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&3
+    IFS= read -r -t 5 line <&3 && printf '%s' "${line%$'\r'}"
+  ) 2>/dev/null || true
+}
+status_page="http://127.0.0.1:$http_port/"
+http_status="not answering yet (see $run_dir/archer-bridge.log)"
+for _ in $(seq 50); do
+  if [ "$(http_status_line /)" = "HTTP/1.0 200 OK" ]; then
+    http_status="${status_page}status.json  /metrics  /healthz  /readyz"
     break
   fi
   sleep 0.1
@@ -289,6 +300,7 @@ Archer Edge is running (run folder $run_dir)
                    topics $topics_shown
   archer-bridge    pid $bridge_pid   config $config
                    HTTP   $http_status
+  status page: $status_page
   archer-devsim    pid $devsim_pid   12 devices: env-0001..0004 valve-0001..0004 meter-0001..0004
   logs             $run_dir/mosquitto.log
                    $kafka_log
@@ -394,6 +406,13 @@ if [ -n "$command_id" ]; then
     show_failed "no transaction records for $command_id ($run_dir/ctl.log)"
   fi
 fi
+say "status page: GET $status_page"
+status_line=$(http_status_line /)
+if [ "$status_line" = "HTTP/1.0 200 OK" ]; then
+  echo "  $status_line"
+else
+  show_failed "the status page does not answer at $status_page (${status_line:-no answer}; see $run_dir/archer-bridge.log)"
+fi
 if [ "$failed_shows" -gt 0 ]; then
   echo
   echo "quickstart: $failed_shows of the steps above did not work; the services keep running, logs in $run_dir" >&2
@@ -401,6 +420,7 @@ fi
 
 # --- run until Ctrl-C or --duration -------------------------------------------------------------
 echo
+say "status page: $status_page (live while this runs)"
 if [ -n "$duration" ]; then
   say "running for ${duration}s (Ctrl-C stops earlier)"
 else

@@ -21,6 +21,7 @@ packages=(
   python3-paho-mqtt python3-flatbuffers
   # the package test (tests/package): dpkg-shlibdeps for cpack, file, systemd-analyze
   dpkg-dev file systemd
+  chromium  # headless, for the status page test (tests/integration/status_page_test.cpp)
 )
 
 missing=()

@@ -12,13 +12,13 @@
 #include "archer/protocol/messages.h"
 #include "archer/core/clock.h"
 #include "archer/core/headers.h"
+#include "archer/core/json_text.h"
 #include "archer/core/units.h"
 #include "archer/core/uuid.h"
 #include "archer/transport/kafka_producer.h"
 #include "archer/transport/kafka_reader.h"
 #include "args.h"
 #include "commands.h"
-#include "json_text.h"
 
 namespace archer::ctl {
 namespace {

@@ -12,12 +12,12 @@
 #include <fmt/format.h>
 
 #include "archer/core/headers.h"
+#include "archer/core/json_text.h"
 #include "archer/ingest/validator.h"
 #include "archer/transport/kafka_headers.h"
 #include "archer/transport/kafka_reader.h"
 #include "args.h"
 #include "commands.h"
-#include "json_text.h"
 
 namespace archer::ctl {
 namespace {

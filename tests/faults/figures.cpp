@@ -341,6 +341,14 @@ void print(const Figures& figures) {
   std::cout << figures.line() << std::endl;
 }
 
+std::string telemetry_reading(const std::string& device, std::uint64_t seq) {
+  namespace t = archer::telemetry;
+  flatbuffers::FlatBufferBuilder b;
+  const auto body = t::CreateEnvironmentReadingDirect(b, device.c_str(), seq, 0, 0, 21.5f, 40.0f, 420).Union();
+  t::FinishTelemetryBuffer(b, t::CreateTelemetryDirect(b, device.c_str(), seq, t::Reading::EnvironmentReading, body));
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
 std::string telemetry_section(const std::string& topic, const std::string& dead_letter) {
   return fmt::format(R"([[ingest]]
 name = "telemetry"

@@ -205,6 +205,9 @@ Figures tally(const std::string& scenario, const LoadReport& load, const Datalog
 void print(const Figures& figures);
 
 // The [[ingest]] section every scenario uses (archer-devsim's topics and payloads).
+// A binary Telemetry root (an environment reading) of `device`, as devices publish it.
+std::string telemetry_reading(const std::string& device, std::uint64_t seq);
+
 std::string telemetry_section(const std::string& topic = "raw.telemetry",
                               const std::string& dead_letter = "dlq.telemetry");
 

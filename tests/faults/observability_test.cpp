@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 
-#include "archer/schemas/telemetry_generated.h"
 #include "archer/testing/bridge.h"
 #include "archer/testing/mqtt_client.h"
 #include "archer/testing/on_both_brokers.h"
@@ -23,15 +22,6 @@ using archer::testing::Bridge;
 using archer::testing::MqttClient;
 using archer::testing::wait_until;
 using Clock = std::chrono::steady_clock;
-
-// A binary Telemetry root with an environment reading.
-std::string reading(const std::string& device, std::uint64_t seq) {
-  namespace t = archer::telemetry;
-  flatbuffers::FlatBufferBuilder b;
-  const auto body = t::CreateEnvironmentReadingDirect(b, device.c_str(), seq, 0, 0, 21.5f, 40.0f, 420).Union();
-  t::FinishTelemetryBuffer(b, t::CreateTelemetryDirect(b, device.c_str(), seq, t::Reading::EnvironmentReading, body));
-  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
-}
 
 class Observability : public archer::testing::OnBothBrokers {
  protected:
@@ -68,7 +58,8 @@ TEST_P(Observability, MetricsCountWhatWasSentAndTheLatencyHistogramEveryDelivere
     MqttClient publisher(mqtt_.uri(), "observability-publisher");
     for (int seq = 1; seq <= kGood; ++seq) {
       const std::string device = fmt::format("env-{:02}", seq % 10);
-      publisher.publish("devices/" + device + "/telemetry", reading(device, static_cast<std::uint64_t>(seq)));
+      publisher.publish("devices/" + device + "/telemetry",
+                        archer::faults::telemetry_reading(device, static_cast<std::uint64_t>(seq)));
       // The section takes FlatBuffers only: JSON is rejected as not_flatbuffers.
       if (seq % (kGood / kBad) == 0) publisher.publish("devices/" + device + "/telemetry", R"({"device":"x"})");
     }

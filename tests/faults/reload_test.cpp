@@ -12,7 +12,6 @@
 
 #include <fmt/format.h>
 
-#include "archer/schemas/telemetry_generated.h"
 #include "archer/testing/bridge.h"
 #include "archer/testing/command_writer.h"
 #include "archer/testing/mqtt_client.h"
@@ -55,14 +54,6 @@ key = "{{device}}"
 dead_letter = "dlq.sites"
 )",
                      ARCHER_SCHEMA_DIR);
-}
-
-std::string reading(const std::string& device, std::uint64_t seq) {
-  namespace t = archer::telemetry;
-  flatbuffers::FlatBufferBuilder b;
-  const auto body = t::CreateMeterReadingDirect(b, device.c_str(), seq, 0, 0, 1234.5, 800.0f, 230.0f).Union();
-  t::FinishTelemetryBuffer(b, t::CreateTelemetryDirect(b, device.c_str(), seq, t::Reading::MeterReading, body));
-  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
 
 TEST(Reload, AnAddedIngestAndAChangedActuatorApplyUnderLoadAndABrokenConfigIsRefused) {
@@ -126,7 +117,8 @@ TEST(Reload, AnAddedIngestAndAChangedActuatorApplyUnderLoadAndABrokenConfigIsRef
   EXPECT_NE(bridge.log().find("valves restarted (changed)"), std::string::npos) << bridge.log();
   {
     MqttClient site(mqtt.uri(), "site-publisher");
-    for (std::uint64_t seq = 1; seq <= 50; ++seq) site.publish("sites/s-1/telemetry", reading("s-1", seq));
+    for (std::uint64_t seq = 1; seq <= 50; ++seq)
+      site.publish("sites/s-1/telemetry", archer::faults::telemetry_reading("s-1", seq));
     site.wait_all();
   }
   KafkaConsumerForTest sites(kafka.bootstrap(), {"raw.sites"});

@@ -144,7 +144,7 @@ int run_bridge(const Config& config) {
   std::unique_ptr<HttpServer> http;
   if (config.http) {
     try {
-      http = std::make_unique<HttpServer>(io, *config.http, metrics, readiness, health);
+      http = std::make_unique<HttpServer>(io, *config.http, metrics, readiness, health, config.gateway.id);
     } catch (const boost::system::system_error& failure) {
       log::error("bridge", "cannot listen on {}:{}: {}", config.http->host, config.http->port, failure.what());
       return kExitStartFailed;

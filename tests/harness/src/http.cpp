@@ -13,6 +13,11 @@
 namespace archer::testing {
 
 std::optional<HttpReply> http_get(std::uint16_t port, const std::string& path, std::chrono::milliseconds timeout) {
+  return http_request(port, "GET", path, timeout);
+}
+
+std::optional<HttpReply> http_request(std::uint16_t port, const std::string& method, const std::string& path,
+                                      std::chrono::milliseconds timeout) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::nullopt;
   sockaddr_in addr{};
@@ -22,7 +27,8 @@ std::optional<HttpReply> http_get(std::uint16_t port, const std::string& path, s
   std::string response;
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   if (ok) {
-    const std::string request = fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    const std::string request =
+        fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", method, path);
     ok = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
   }
   // The server closes the connection after its answer: read to EOF or the deadline.
@@ -47,7 +53,9 @@ std::optional<HttpReply> http_get(std::uint16_t port, const std::string& path, s
   if (!ok || response.rfind("HTTP/1.", 0) != 0 || body == std::string::npos) return std::nullopt;
   // "HTTP/1.1 200 OK"
   const std::size_t space = response.find(' ');
-  return HttpReply{std::atoi(response.c_str() + space + 1), response.substr(body + 4)};
+  const std::size_t headers = response.find("\r\n") + 2;
+  return HttpReply{std::atoi(response.c_str() + space + 1), response.substr(body + 4),
+                   response.substr(headers, body + 2 - headers)};
 }
 
 }  // namespace archer::testing

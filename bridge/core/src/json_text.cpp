@@ -1,8 +1,8 @@
-#include "json_text.h"
+#include "archer/core/json_text.h"
 
 #include <fmt/format.h>
 
-namespace archer::ctl {
+namespace archer {
 namespace {
 
 // Length of the valid UTF-8 sequence starting at text[i], or 0.
@@ -10,10 +10,14 @@ std::size_t utf8_length(std::string_view text, std::size_t i) {
   const auto byte = static_cast<unsigned char>(text[i]);
   std::size_t length = 0;
   if (byte < 0x80) return 1;
-  if ((byte & 0xe0) == 0xc0 && byte >= 0xc2) length = 2;
-  else if ((byte & 0xf0) == 0xe0) length = 3;
-  else if ((byte & 0xf8) == 0xf0 && byte <= 0xf4) length = 4;
-  else return 0;
+  if ((byte & 0xe0) == 0xc0 && byte >= 0xc2)
+    length = 2;
+  else if ((byte & 0xf0) == 0xe0)
+    length = 3;
+  else if ((byte & 0xf8) == 0xf0 && byte <= 0xf4)
+    length = 4;
+  else
+    return 0;
   if (i + length > text.size()) return 0;
   for (std::size_t k = 1; k < length; ++k) {
     if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return 0;
@@ -54,4 +58,4 @@ std::string json_string(std::string_view text) {
   return out;
 }
 
-}  // namespace archer::ctl
+}  // namespace archer
