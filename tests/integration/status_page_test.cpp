@@ -220,7 +220,7 @@ TEST_F(StatusPage, ChromiumRendersTheSectionsTheirLiveFiguresAndTheDeadLetterRea
        at = recent.find(R"("reason":")", at + 1)) {
     const std::size_t start = at + 10;
     const std::string reason = recent.substr(start, recent.find('"', start) - start);
-    EXPECT_NE(dom.find(R"(<td class="reason">)" + reason + "</td>"), std::string::npos) << reason;
+    EXPECT_NE(dom.find(R"(<td class="fixed reason">)" + reason + "</td>"), std::string::npos) << reason;
   }
 
   const std::filesystem::path artifacts = std::filesystem::path(ARCHER_BIN_DIR).parent_path() / "artifacts";
