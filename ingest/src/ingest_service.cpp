@@ -20,7 +20,12 @@ IngestService::IngestService(const Config& config, Metrics& metrics)
       metrics_(metrics),
       spool_full_waits_(metrics.counter("archer_ingest_spool_full_waits_total",
                                         "Times MQTT intake paused because the spool was full")),
-      spool_errors_(metrics.counter("archer_ingest_spool_errors_total", "Messages the spool could not store")),
+      spool_errors_(metrics.counter("archer_ingest_spool_errors_total",
+                                    "Messages the spool could not store at once (held in memory, stored later)")),
+      lost_(metrics.counter("archer_ingest_lost_total",
+                            "Readings lost: held in memory and still not stored when the bridge stopped")),
+      held_gauge_(metrics.gauge("archer_ingest_held_readings",
+                                "Readings held in memory because the spool could not store them")),
       producers_replaced_(
           metrics.counter("archer_ingest_producers_replaced_total", "Ingest producers replaced after a fatal error")),
       corrupt_records_(metrics.counter("archer_ingest_spool_corrupt_total", "Spool records that did not decode")),
@@ -101,7 +106,15 @@ bool IngestService::offer(const mqtt::const_message_ptr& message) {
   }
   if (taker == nullptr) return false;
 
-  const spool::SpoolRecord record = spool_record_from_mqtt(*message, taker->name, unix_ms());
+  spool::SpoolRecord record = spool_record_from_mqtt(*message, taker->name, unix_ms());
+  {
+    // Behind readings already held in memory, so that per-device order holds.
+    std::lock_guard lock(held_mutex_);
+    if (!held_.empty()) {
+      hold(std::move(record), held_why_);
+      return true;
+    }
+  }
   spool::AppendResult result = spool_->append(record);
   if (result.status == spool::SpoolStatus::full) {
     // Never wait here: Paho's one callback thread serves every session of the process. The broker
@@ -111,13 +124,18 @@ bool IngestService::offer(const mqtt::const_message_ptr& message) {
     pause_intake();
   }
   if (!result.ok()) {
-    // Nothing else can keep it: the broker is acknowledged when this returns.
+    // The spool's disk is full or failing. The broker is acknowledged when this returns, so the
+    // reading is held in memory and intake pauses until the drainer can store it.
     spool_errors_.add();
     std::uint64_t suppressed = 0;
     if (spool_error_log_limit_.allow(suppressed)) {
-      log::error("ingest", "spool could not store a message from '{}': {} ({} more since the last line)",
+      log::error("ingest",
+                 "spool could not store a message from '{}': {}; readings are held in memory and MQTT intake "
+                 "pauses until the spool takes them ({} more since the last line)",
                  message->get_topic(), result.message, suppressed);
     }
+    std::lock_guard lock(held_mutex_);
+    hold(std::move(record), result.message);
     return true;
   }
   if (drainer_idle_.load(std::memory_order_relaxed)) wake_drainer_.notify_one();
@@ -178,6 +196,37 @@ void IngestService::set_intake_control(std::function<void(bool pause)> control) 
   intake_control_ = std::move(control);
 }
 
+void IngestService::hold(spool::SpoolRecord record, const std::string& why) {
+  // Paho delivers at most the broker's in-flight window after the pause; the bound is for a broker
+  // that does not stop.
+  if (held_.size() >= kMaxHeld) {
+    lost_.add();
+    return;
+  }
+  held_why_ = why;
+  held_.push_back(std::move(record));
+  held_count_ = held_.size();
+  held_gauge_.set(static_cast<double>(held_.size()));
+  if (intake_paused_.exchange(true)) return;
+  if (intake_control_) intake_control_(true);
+}
+
+void IngestService::store_held() {
+  std::lock_guard lock(held_mutex_);
+  while (!held_.empty()) {
+    // Above the limit if need be: the broker has acknowledged these, the LMDB map has room.
+    const spool::AppendResult result = spool_->append(held_.front(), spool::Spool::Admission::beyond_limit);
+    if (!result.ok()) {
+      held_why_ = result.message;
+      break;
+    }
+    held_.pop_front();
+  }
+  held_count_ = held_.size();
+  held_gauge_.set(static_cast<double>(held_.size()));
+  if (held_.empty()) held_why_.clear();
+}
+
 void IngestService::pause_intake() {
   if (intake_paused_.exchange(true)) return;
   spool_full_waits_.add();
@@ -193,7 +242,10 @@ void IngestService::pause_intake() {
 
 void IngestService::resume_intake_when_room() {
   // Hysteresis: a quarter of the spool free before intake resumes, so it does not flap.
-  if (!intake_paused_.load() || spool_->size_bytes() + spool_->max_size() / 4 > spool_->max_size()) return;
+  if (!intake_paused_.load() || held_count_.load() > 0 ||
+      spool_->size_bytes() + spool_->max_size() / 4 > spool_->max_size()) {
+    return;
+  }
   intake_paused_ = false;
   log::info("ingest", "spool has room again ({} bytes in {} readings): MQTT intake resumes", spool_->size_bytes(),
             spool_->size_records());
@@ -203,7 +255,11 @@ void IngestService::resume_intake_when_room() {
 Readiness IngestService::ready() const {
   Readiness out;
   if (producer_failed_.load()) out.not_ready("ingest: its Kafka producer failed and is being replaced");
-  if (intake_paused_.load()) {
+  if (const std::size_t held = held_count_.load(); held > 0) {
+    std::lock_guard lock(held_mutex_);
+    out.not_ready(
+        fmt::format("spool: cannot store readings ({}); {} held in memory, MQTT intake paused", held_why_, held));
+  } else if (intake_paused_.load()) {
     out.not_ready("ingest: the spool is full; MQTT intake is paused until Kafka takes some");
   } else if (spool_ && spool_->size_bytes() > static_cast<std::uint64_t>(config_.load()->spool.high_water *
                                                                          static_cast<double>(spool_->max_size()))) {
@@ -275,6 +331,12 @@ void IngestService::stop(std::chrono::milliseconds drain) {
   if (!producer_->fatal()) producer_->flush(std::max(left, std::chrono::milliseconds(0)));
   producer_->abandon();
   remove_acknowledged();
+  store_held();
+  if (const std::size_t held = held_count_.load(); held > 0) {
+    lost_.add(held);
+    log::error("ingest", "{} reading(s) held in memory are lost: the spool still cannot store them ({})", held,
+               held_why_);
+  }
   spool_->sync();
   if (const auto kept = spool_->size_records(); kept > 0) {
     log::warn("ingest", "{} reading(s) not yet in Kafka stay in the spool {} for the next start", kept,
@@ -351,6 +413,7 @@ void IngestService::drain_spool() {
       cursor = 0;
     }
     remove_acknowledged();
+    if (held_count_.load() > 0) store_held();
     resume_intake_when_room();
     take_reloaded_sections();
     {

@@ -22,6 +22,8 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <thread>
@@ -389,6 +391,65 @@ TEST_F(Faults, SpoolFullBackpressure) {
 
   EXPECT_EQ(f.lost, 0u) << bridge.log();
   EXPECT_EQ(f.reordered, 0u);
+  EXPECT_EQ(bridge.stop(), 0);
+}
+
+// 6b'. The spool's disk fills before the spool does (a 2 MiB filesystem under a 64 MiB spool, Kafka
+// away): readings the spool cannot store are held in memory, intake pauses and /readyz says why;
+// when the filesystem has room again they are stored, intake resumes and nothing is lost. Needs a
+// tmpfs mount (root); skipped where mounting is not allowed.
+TEST_F(Faults, SpoolDiskFullHoldsReadingsAndLosesNothing) {
+  const LoadOptions o = load_options(1000, 25);
+  const std::uint16_t port = archer::testing::free_port();
+  Bridge bridge(mqtt_.uri(), kafka_.bootstrap(),
+                http_head(port, "max_size = \"64MiB\"") + archer::faults::telemetry_section());
+  const std::filesystem::path spool = bridge.config_file().parent_path() / "spool";
+  std::filesystem::create_directories(spool);
+  const std::string mount = fmt::format("mount -t tmpfs -o size=2m archer-spool-test {} 2>/dev/null", spool.string());
+  if (std::system(mount.c_str()) != 0) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  struct Unmount {
+    std::string dir;
+    ~Unmount() {
+      if (std::system(fmt::format("umount -l {} 2>/dev/null", dir).c_str()) != 0) std::cerr << "umount failed\n";
+    }
+  } unmount{spool.string()};
+  bridge.start();
+  Load load(mqtt_.uri(), o);
+  load.wait_for_acks(static_cast<std::uint64_t>(o.rate));
+  kafka_.command("down all");
+
+  std::string reason;
+  const bool held = wait_until(
+      [&] {
+        const auto response = archer::faults::http_request(port, "/readyz");
+        if (!response || response->body.find("cannot store readings") == std::string::npos) return false;
+        reason = response->body;
+        return true;
+      },
+      30s, 100ms);
+  ASSERT_TRUE(held) << "the disk never filled, or /readyz did not say so:\n" << bridge.log();
+  EXPECT_NE(reason.find("No space left on device"), std::string::npos) << reason;
+  const double appended_1 = scrape(port, "archer_spool_appended_total").value_or(0);
+  hold(2s);  // an observation window: intake is paused, only the in-flight window arrives
+  const double held_readings = scrape(port, "archer_ingest_held_readings").value_or(-1);
+  EXPECT_GT(held_readings, 0);
+  EXPECT_LE(held_readings, 200) << "intake did not pause: Paho kept delivering";
+  EXPECT_EQ(scrape(port, "archer_spool_appended_total").value_or(0), appended_1) << "the full disk took more";
+
+  // Room again, Kafka back: the held readings are stored first, intake resumes, everything arrives.
+  ASSERT_EQ(std::system(fmt::format("mount -o remount,size=256m {}", spool.string()).c_str()), 0);
+  kafka_.command("up all");
+  EXPECT_TRUE(wait_until([&] { return scrape(port, "archer_ingest_held_readings").value_or(-1) == 0; }, 30s, 100ms))
+      << bridge.log();
+  const LoadReport report = load.finish();
+  ASSERT_TRUE(report.ok);
+  Figures f = finish("spool_disk_full", report, o);
+  f.with("held_while_full", fmt::format("{:.0f}", held_readings))
+      .with("lost_total", fmt::format("{:.0f}", scrape(port, "archer_ingest_lost_total").value_or(-1)));
+  archer::faults::print(f);
+  EXPECT_EQ(f.lost, 0u) << bridge.log();
+  EXPECT_EQ(f.reordered, 0u);
+  EXPECT_EQ(scrape(port, "archer_ingest_lost_total").value_or(-1), 0);
   EXPECT_EQ(bridge.stop(), 0);
 }
 

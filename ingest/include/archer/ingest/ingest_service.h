@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -98,8 +99,10 @@ class IngestService : public DeliveryHook {
   SectionPipeline* section_named(std::string_view name) const;
   void take_reloaded_sections();
   std::chrono::milliseconds kafka_unreachable_for() const;
-  void pause_intake();             // Paho's thread
-  void resume_intake_when_room();  // drainer
+  void hold(spool::SpoolRecord record, const std::string& why);  // under held_mutex_
+  void store_held();                                             // drainer, stop()
+  void pause_intake();                                           // Paho's thread
+  void resume_intake_when_room();                                // drainer
 
   // What offer() matches topics against, in order: the sections of the running config, then those of
   // earlier configs (removed, or with another filter), which still take what is on its way.
@@ -136,6 +139,13 @@ class IngestService : public DeliveryHook {
   std::atomic<bool> abandon_waits_{false};
   std::atomic<bool> producer_failed_{false};
   std::atomic<bool> intake_paused_{false};
+  // Readings the spool could not store (its disk full, a storage error): kept in arrival order while
+  // intake is paused, and stored by the drainer as soon as the spool takes them.
+  static constexpr std::size_t kMaxHeld = 100'000;
+  mutable std::mutex held_mutex_;
+  std::deque<spool::SpoolRecord> held_;
+  std::string held_why_;
+  std::atomic<std::size_t> held_count_{0};
   std::function<void(bool)> intake_control_;
   std::thread drainer_;
   // Lines that can come once per message or batch: one per interval, with the count held back.
@@ -147,6 +157,8 @@ class IngestService : public DeliveryHook {
 
   Counter& spool_full_waits_;
   Counter& spool_errors_;
+  Counter& lost_;
+  Gauge& held_gauge_;
   Counter& producers_replaced_;
   Counter& corrupt_records_;
   Counter& orphaned_records_;
