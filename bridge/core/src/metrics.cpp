@@ -38,6 +38,8 @@ std::string render_labels(const Labels& labels, std::string_view extra_name = {}
 // Prometheus wants "+Inf" and shortest-round-trip numbers.
 std::string number(double value) { return fmt::format("{}", value); }
 
+}  // namespace
+
 const char* type_name(Metrics::Type type) {
   switch (type) {
     case Metrics::Type::counter:
@@ -49,8 +51,6 @@ const char* type_name(Metrics::Type type) {
   }
   return "untyped";
 }
-
-}  // namespace
 
 const std::vector<double> kLatencyBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                           0.5,   1,      2.5,   5,    10,    30,   60,  300};

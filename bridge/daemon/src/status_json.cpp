@@ -12,18 +12,6 @@ namespace {
 // Shortest round-trip form; JSON has no Inf or NaN.
 std::string number(double value) { return std::isfinite(value) ? fmt::format("{}", value) : "null"; }
 
-const char* type_name(Metrics::Type type) {
-  switch (type) {
-    case Metrics::Type::counter:
-      return "counter";
-    case Metrics::Type::gauge:
-      return "gauge";
-    case Metrics::Type::histogram:
-      return "histogram";
-  }
-  return "untyped";
-}
-
 std::string object_of(const Labels& pairs) {
   std::string out = "{";
   for (const auto& [name, value] : pairs) {

@@ -123,4 +123,7 @@ class Metrics {
   RecentEvents dead_letters_{20};
 };
 
+// Prometheus's name of the type: "counter", "gauge", "histogram".
+const char* type_name(Metrics::Type type);
+
 }  // namespace archer
