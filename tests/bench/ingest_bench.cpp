@@ -1,36 +1,41 @@
-// End-to-end ingest benchmark (ctest label `bench`, not in CI; scripts/bench.sh builds Release and runs it).
+// The ingest benchmark (ctest label `bench`, not in CI; scripts/bench.sh builds Release, runs it and turns
+// its lines into docs/performance.md's tables and plot).
 //
-// One Mosquitto, one archer-devkafka (raw.telemetry:6, dlq.telemetry:3), archer-bridge with one [[ingest]]
-// section, and archer-devsim publishing FlatBuffers telemetry at QoS 1 at a fixed open-loop rate over
-// 4 connections. Side by side, on the same broker and the same stream, a baseline subscriber:
-// `mosquitto_sub -q 1 -t 'devices/+/telemetry' -F '%t'` (one line per message, to a file).
+// One feed for every arm: archer-devsim publishing FlatBuffers telemetry from 1,000 devices over 10
+// connections on an open-loop schedule (each payload carries its scheduled send time and its device's
+// sequence), at each rate of a ladder, at QoS 1 and QoS 0. For every step the arms run in turn, never two
+// at once, each on a fresh Mosquitto and a fresh raw datalog, and the whole ladder is repeated for several
+// rounds (A B C D, A B C D, ...) so that the machine's drift spreads over every arm alike:
+//   limit   mosquitto_sub -q QOS writing one line per message: a bare subscriber, the rate a client of
+//           this broker can take at all, and the CPU of merely receiving;
+//   naive   tests/bench/arms/naive_bridge: Paho C++ -> librdkafka, no spool, no checks, no headers;
+//   script  tests/bench/arms/script_bridge.py: Debian's paho-mqtt + confluent-kafka, the same work;
+//   archer  archer-bridge as shipped (validation, bind, key, headers, the spool with [spool] sync 100 ms);
+//   relaxed archer-bridge with [spool] sync = "1s".
+// Each Kafka arm runs on archer-devkafka and on one Apache Kafka node (skipped without java or the jars).
 //
-// Measured for both processes: CPU time (utime + stime from /proc/<pid>/stat) from just before the load
-// starts until that process has handled every acknowledged reading (bridge: the reading is in
-// raw.telemetry, seen by a consumer in this process; baseline: its line is in the file), divided by the
-// readings it handled; the windows (bridge_window_s, baseline_window_s) include archer-devsim's start and
-// stop. Also the bridge's highest VmRSS (sampled every 100 ms) and the lag from the reading's scheduled
-// send time (`scheduled_at_us`, devsim's open-loop schedule, so a late publisher counts too) to its
-// arrival at this process's consumer (delivery lag; the consumer fetches with fetch.wait.max.ms=10) and
-// to the bridge's `archer-time` header (ingest lag, ms resolution).
-// Mosquitto runs with logging off (`log_dest none`): the harness's `log_type all` writes lines per
-// message, which would load the shared cores with work that is neither the bridge's nor the baseline's.
-// The publisher, the broker, archer-devkafka and this process's consumer share the same cores: the
-// figures describe this whole setup on this machine, not the bridge alone.
+// Per arm and step, one line on stdout:
+//   LADDER broker=.. qos=.. rate=.. round=.. arm=.. sent=.. acked=.. delivered=.. publish_rate=..
+//          delivered_per_s=.. cpu_us_per_reading=.. max_rss_kib=.. lag_p50_ms=.. lag_p99_ms=.. lag_p999_ms=..
+//          lag_max_ms=.. seconds=.. loadavg=..
+// sent/acked   archer-devsim's report (QoS 0: acked = sent, nothing is acknowledged)
+// delivered    distinct (device, seq) readings the arm passed on: in the raw datalog (Kafka arms), lines
+//              written (limit)
+// cpu_us       the arm process's utime + stime from just before the feed starts until it has passed on
+//              every reading it will (or a deadline), divided by what it delivered
+// lag          scheduled send time -> the reading consumed from Kafka by this process (fetch.wait.max.ms
+//              10); "na" for the limit arm. It includes the feed's own lateness: at "max" it is the queue.
+// The feed, the broker, archer-devkafka or the JVM and this process share the machine's cores with the
+// arm: the figures describe this whole setup on this machine; the ratios between arms are what carries.
 //
-// One line per case on stdout:
-//   BENCH ingest case=.. rate=.. seconds=.. sent=.. acked=.. delivered=.. baseline_received=..
-//         bridge_cpu_us_per_reading=.. baseline_cpu_us_per_reading=.. ratio=.. bridge_max_rss_kib=..
-//         delivery_lag_p50_ms=.. delivery_lag_p99_ms=.. ingest_lag_p99_ms=.. publish_rate=..
-//         bridge_delivered_per_s=.. (first delivery to last) drain_after_load_ms=.. [more]
-// The test asserts only that every acknowledged reading was delivered; speed is reported, not checked.
-//
-// The arm on the real broker (cases fixed_apache, high_apache) is the same with one Apache Kafka node
-// (tests/harness ApacheKafka, its JVM on the same cores) in place of archer-devkafka, a raw datalog
-// of 6 partitions made for the run, and the node's RSS at the end (kafka_rss_mib=); it is skipped
-// without java or the jars of scripts/kafka.sh fetch. The ratio to the baseline is computed the same way.
-//
-// Environment: ARCHER_BENCH_RATE (5000), ARCHER_BENCH_SECONDS (20), ARCHER_BENCH_HIGH_RATE (15000).
+// Environment (defaults in brackets):
+//   ARCHER_BENCH_RATES    comma-separated readings/s, "max" for as fast as the feed goes [2000,5000,10000,20000,max]
+//   ARCHER_BENCH_QOS      comma-separated                                   [1,0]
+//   ARCHER_BENCH_ARMS     comma-separated                                   [limit,naive,script,archer,relaxed]
+//   ARCHER_BENCH_BROKERS  comma-separated devkafka,apache                   [devkafka,apache]
+//   ARCHER_BENCH_ROUNDS   [3]     ARCHER_BENCH_SECONDS  seconds of feed per step [10]
+//   ARCHER_BENCH_DEVICES  [1000]
+// The assertion: a Kafka arm at QoS 1 delivers every reading Mosquitto acknowledged; speed is reported.
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -225,14 +230,15 @@ class LineCount {
   std::uint64_t lines_ = 0;
 };
 
-// mosquitto_sub on the same stream, one line per message (`%t`) to a file. Ready once a probe published
-// to a second filter has arrived.
-class Baseline {
+// The limit arm: mosquitto_sub at the feed's QoS, one line per message (`%t`) to a file. Ready once a
+// probe published to a second filter has arrived.
+class Subscriber {
  public:
-  explicit Baseline(const Mosquitto& mqtt) : mqtt_(mqtt) {
+  Subscriber(const Mosquitto& mqtt, int qos) : mqtt_(mqtt) {
     process_ = std::make_unique<Process>(
-        std::vector<std::string>{"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(mqtt.port()), "-q", "1", "-i",
-                                 "bench-baseline", "-t", "devices/+/telemetry", "-t", "bench/ready", "-F", "%t"},
+        std::vector<std::string>{"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(mqtt.port()), "-q",
+                                 std::to_string(qos), "-i", "bench-limit", "-t", "devices/+/telemetry", "-t",
+                                 "bench/ready", "-F", "%t"},
         ProcessOptions{}.without_stdout_capture().with_stderr_file(out_file()));
     const bool ready = wait_until(
         [&] {
@@ -247,30 +253,32 @@ class Baseline {
                                               << archer::testing::read_file(out_file());
     probes_ = count_.now();
   }
-  ~Baseline() {
+  ~Subscriber() {
     if (process_->running()) process_->terminate(5s);
   }
-  Baseline(const Baseline&) = delete;
-  Baseline& operator=(const Baseline&) = delete;
+  Subscriber(const Subscriber&) = delete;
+  Subscriber& operator=(const Subscriber&) = delete;
 
   pid_t pid() const { return process_->pid(); }
-  bool running() { return process_->running(); }
   std::uint64_t received() { return count_.now() - probes_; }
 
  private:
-  std::filesystem::path out_file() const { return dir_ / "baseline.out"; }
+  std::filesystem::path out_file() const { return dir_ / "limit.out"; }
 
   const Mosquitto& mqtt_;
-  TempDir dir_{"archer-bench-baseline"};
+  TempDir dir_{"archer-bench-limit"};
   std::unique_ptr<Process> process_;
-  LineCount count_{dir_ / "baseline.out"};
+  LineCount count_{dir_ / "limit.out"};
   std::uint64_t probes_ = 0;
 };
 
-std::optional<double> report_field(const std::string& text, const std::string& pattern) {
-  std::smatch m;
-  if (!std::regex_search(text, m, std::regex(pattern))) return std::nullopt;
-  return std::stod(m[1].str());
+// The naive and script arms: a program that prints "ready" once subscribed and flushes on SIGTERM.
+std::unique_ptr<Process> start_arm_program(std::vector<std::string> argv, const TempDir& dir) {
+  auto process = std::make_unique<Process>(std::move(argv), ProcessOptions{}.with_stderr_file(dir / "arm.log"));
+  const auto line = process->read_line(20s);
+  EXPECT_EQ(line, "ready") << process->argv().front() << " did not start:\n"
+                           << archer::testing::read_file(dir / "arm.log");
+  return process;
 }
 
 std::string fixed(double value, int decimals) {
@@ -283,148 +291,216 @@ std::string load_average() {
   return fmt::format("{:.2f}/{:.2f}/{:.2f}", load[0], load[1], load[2]);
 }
 
-void run_case(const std::string& name, int rate, int seconds, KafkaKind kind = KafkaKind::devkafka) {
-  if (std::string why; !archer::testing::kafka_available(kind, why)) GTEST_SKIP() << why;
+enum class Arm { limit, naive, script, archer, relaxed };
+
+std::optional<Arm> arm_named(const std::string& name) {
+  for (const auto& [arm, text] :
+       {std::pair{Arm::limit, "limit"}, std::pair{Arm::naive, "naive"}, std::pair{Arm::script, "script"},
+        std::pair{Arm::archer, "archer"}, std::pair{Arm::relaxed, "relaxed"}}) {
+    if (name == text) return arm;
+  }
+  return std::nullopt;
+}
+
+const char* arm_name(Arm arm) {
+  switch (arm) {
+    case Arm::limit:
+      return "limit";
+    case Arm::naive:
+      return "naive";
+    case Arm::script:
+      return "script";
+    case Arm::archer:
+      return "archer";
+    case Arm::relaxed:
+      return "relaxed";
+  }
+  return "?";
+}
+
+std::vector<std::string> env_list(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  std::stringstream in(value != nullptr && *value != '\0' ? value : fallback);
+  std::vector<std::string> out;
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// "as fast as the broker takes": a schedule no publisher here keeps up with.
+constexpr int kMaxRate = 1'000'000;
+
+struct Step {
+  KafkaKind broker = KafkaKind::devkafka;
+  int qos = 1;
+  int rate = 0;  // kMaxRate for "max"
+  int round = 0;
+  Arm arm = Arm::limit;
+};
+
+void run_step(const Step& step, int seconds, int devices) {
+  if (std::string why; !archer::testing::kafka_available(step.broker, why)) GTEST_SKIP() << why;
   Mosquitto mqtt(MosquittoOptions{"log_dest none\n"});
   std::unique_ptr<DevKafka> devkafka;
   std::string raw_topic = "raw.telemetry";
   std::string dead_letters = "dlq.telemetry";
   archer::testing::KafkaCluster* kafka = nullptr;
-  if (kind == KafkaKind::devkafka) {
-    devkafka =
-        std::make_unique<DevKafka>(DevKafkaOptions().with_topic("raw.telemetry:6").with_topic("dlq.telemetry:3"));
-    kafka = devkafka.get();
-  } else {
-    kafka = &archer::testing::shared_kafka(kind);
-    raw_topic = archer::testing::create_unique_topic(*kafka, "raw.telemetry", 6);
-    dead_letters = archer::testing::create_unique_topic(*kafka, "dlq.telemetry", 3);
+  if (step.arm != Arm::limit) {
+    if (step.broker == KafkaKind::devkafka) {
+      devkafka =
+          std::make_unique<DevKafka>(DevKafkaOptions().with_topic("raw.telemetry:6").with_topic("dlq.telemetry:3"));
+      kafka = devkafka.get();
+    } else {
+      kafka = &archer::testing::shared_kafka(step.broker);
+      raw_topic = archer::testing::create_unique_topic(*kafka, "raw.telemetry", 6);
+      dead_letters = archer::testing::create_unique_topic(*kafka, "dlq.telemetry", 3);
+    }
   }
-  Raw raw(kafka->bootstrap(), raw_topic);
-  RssSampler rss;
-  Bridge bridge(mqtt.uri(), kafka->bootstrap(), archer::faults::telemetry_section(raw_topic, dead_letters));
-  bridge.start();
+  std::unique_ptr<Raw> raw;
+  if (kafka != nullptr) raw = std::make_unique<Raw>(kafka->bootstrap(), raw_topic);
+
+  TempDir dir("archer-bench-arm");
+  std::unique_ptr<Subscriber> subscriber;
+  std::unique_ptr<Process> program;
+  std::unique_ptr<Bridge> bridge;
+  pid_t pid = -1;
+  const std::string qos = std::to_string(step.qos);
+  switch (step.arm) {
+    case Arm::limit:
+      subscriber = std::make_unique<Subscriber>(mqtt, step.qos);
+      pid = subscriber->pid();
+      break;
+    case Arm::naive:
+      program = start_arm_program({std::string(ARCHER_BIN_DIR) + "/naive_bridge", mqtt.uri(), kafka->bootstrap(),
+                                   "devices/+/telemetry", qos, raw_topic},
+                                  dir);
+      pid = program->pid();
+      break;
+    case Arm::script:
+      program = start_arm_program(
+          {"/usr/bin/python3", std::string(ARCHER_SOURCE_DIR) + "/tests/bench/arms/script_bridge.py", "127.0.0.1",
+           std::to_string(mqtt.port()), kafka->bootstrap(), "devices/+/telemetry", qos, raw_topic},
+          dir);
+      pid = program->pid();
+      break;
+    case Arm::archer:
+    case Arm::relaxed: {
+      std::string sections = step.arm == Arm::relaxed ? "sync = \"1s\"\n" : "";
+      sections += archer::faults::telemetry_section(raw_topic, dead_letters);
+      if (step.qos != 1) sections = std::regex_replace(sections, std::regex("qos = 1"), "qos = " + qos);
+      bridge = std::make_unique<Bridge>(mqtt.uri(), kafka->bootstrap(), sections);
+      bridge->start();
+      pid = bridge->process()->pid();
+      break;
+    }
+  }
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
-  const pid_t bridge_pid = bridge.process()->pid();
-  rss.watch(bridge_pid);
-  Baseline baseline(mqtt);
-  ASSERT_TRUE(baseline.running());
+  RssSampler rss;
+  rss.watch(pid);
 
-  // The bridge's CPU while idle (connected, no load), to tell fixed costs from per-reading ones.
-  const auto idle0 = cpu_seconds(bridge_pid);
-  std::this_thread::sleep_for(2s);  // the idle sampling window, not a synchronisation
-  const auto idle1 = cpu_seconds(bridge_pid);
-  const double idle_ms_per_s = idle0 && idle1 ? (*idle1 - *idle0) * 1000 / 2 : -1;
-
-  const std::string load_before = load_average();
-  const auto bridge_cpu0 = cpu_seconds(bridge_pid);
-  const auto baseline_cpu0 = cpu_seconds(baseline.pid());
-  ASSERT_TRUE(bridge_cpu0 && baseline_cpu0);
+  const auto delivered = [&]() -> std::uint64_t { return subscriber ? subscriber->received() : raw->distinct(); };
+  const auto cpu0 = cpu_seconds(pid);
+  ASSERT_TRUE(cpu0);
   const auto started = Clock::now();
-
   LoadOptions o;
-  o.rate = rate;
+  o.devices = devices;
+  o.rate = step.rate;
   o.seconds = seconds;
-  o.connections = 4;
+  o.connections = 10;
+  o.qos = step.qos;
   Load load(mqtt.uri(), o);
   const LoadReport report = load.finish();
   ASSERT_TRUE(report.ok);
-  const double load_seconds = archer::faults::seconds_since(started);
-  const std::int64_t load_end_us = unix_us();
+  // QoS 0 readings are never acknowledged: what was sent is what the arm could pass on.
+  const std::uint64_t expected = step.qos == 0 ? report.sent : report.acked;
 
-  // Each process's CPU is sampled when it has handled every acknowledged reading (or at the deadline).
-  const auto deadline = std::chrono::seconds(60 + static_cast<long>(report.acked) / 2000);
-  std::optional<double> bridge_cpu1;
-  std::optional<double> baseline_cpu1;
-  double bridge_window_s = -1;
-  double baseline_window_s = -1;
+  // The arm's CPU is sampled once it has passed on everything, or once nothing more has come for 3 s
+  // (QoS 0 readings the broker or the arm dropped never come).
+  std::uint64_t last = delivered();
+  auto last_progress = Clock::now();
+  const auto deadline = Clock::now() + std::chrono::seconds(60 + static_cast<long>(expected) / 2000);
   wait_until(
       [&] {
-        if (!bridge_cpu1 && raw.distinct() >= report.acked) {
-          bridge_cpu1 = cpu_seconds(bridge_pid);
-          bridge_window_s = archer::faults::seconds_since(started);
+        const std::uint64_t now = delivered();
+        if (now != last) {
+          last = now;
+          last_progress = Clock::now();
         }
-        if (!baseline_cpu1 && baseline.received() >= report.acked) {
-          baseline_cpu1 = cpu_seconds(baseline.pid());
-          baseline_window_s = archer::faults::seconds_since(started);
-        }
-        return bridge_cpu1 && baseline_cpu1;
+        return now >= expected || Clock::now() - last_progress > 3s || Clock::now() > deadline;
       },
-      deadline, 20ms);
-  if (!bridge_cpu1) bridge_cpu1 = cpu_seconds(bridge_pid);
-  if (!baseline_cpu1) baseline_cpu1 = cpu_seconds(baseline.pid());
+      std::chrono::seconds(600), 20ms);
+  const auto cpu1 = cpu_seconds(pid);
+  const double window_s = archer::faults::seconds_since(started);
   const std::string load_after = load_average();
-  std::this_thread::sleep_for(1s);  // a window for late duplicates, not a synchronisation
-  raw.stop();
-
-  const std::uint64_t delivered = raw.distinct();
-  const std::uint64_t received = baseline.received();
-  const double bridge_cpu = bridge_cpu1 && bridge_cpu0 ? *bridge_cpu1 - *bridge_cpu0 : -1;
-  const double baseline_cpu = baseline_cpu1 && baseline_cpu0 ? *baseline_cpu1 - *baseline_cpu0 : -1;
-  const double bridge_us = delivered > 0 && bridge_cpu >= 0 ? bridge_cpu * 1e6 / static_cast<double>(delivered) : -1;
-  const double baseline_us =
-      received > 0 && baseline_cpu >= 0 ? baseline_cpu * 1e6 / static_cast<double>(received) : -1;
-  const double ratio = bridge_us > 0 && baseline_us > 0 ? bridge_us / baseline_us : -1;
-  const double send_lag_p99_ms =
-      report_field(report.text, R"("send_lag_us":\{[^}]*"p99":([0-9]+))").value_or(-1000) / 1000;
-  const double puback_p99_ms =
-      report_field(report.text, R"("puback_latency_us":\{[^}]*"p99":([0-9]+))").value_or(-1000) / 1000;
-  // What the bridge reached: readings per second from the first delivery to the last; and how long after
-  // archer-devsim's exit the last one arrived (0 when before).
-  const double delivery_span_s = static_cast<double>(raw.last_us() - raw.first_us()) / 1e6;
-  const double delivered_per_s = delivery_span_s > 0 ? static_cast<double>(delivered - 1) / delivery_span_s : -1;
-  const double drain_ms =
-      raw.last_us() > 0 ? static_cast<double>(std::max<std::int64_t>(0, raw.last_us() - load_end_us)) / 1000 : -1;
-  std::string broker = "broker=archer-devkafka";
-  if (auto* apache = dynamic_cast<archer::testing::ApacheKafka*>(kafka)) {
-    broker = fmt::format("broker=apache-kafka-{} kafka_rss_mib={}", archer::testing::ApacheKafka::version(),
-                         apache->rss_bytes(apache->broker_ids().front()) >> 20);
+  if (bridge) {
+    EXPECT_EQ(bridge->stop(), 0) << bridge->log();
   }
+  if (program) {
+    EXPECT_EQ(program->terminate(20s), 0) << archer::testing::read_file(dir / "arm.log");
+  }
+  if (raw) raw->stop();
 
+  const std::uint64_t passed = delivered();
+  const double cpu = cpu1 ? *cpu1 - *cpu0 : -1;
+  const double cpu_us = passed > 0 && cpu >= 0 ? cpu * 1e6 / static_cast<double>(passed) : -1;
+  double delivered_per_s = -1;
+  std::vector<std::int64_t> lags;
+  if (raw) {
+    const double span_s = static_cast<double>(raw->last_us() - raw->first_us()) / 1e6;
+    if (span_s > 0) delivered_per_s = static_cast<double>(passed - 1) / span_s;
+    lags = raw->delivery_lag_us();
+  }
+  const auto lag = [&](double q) { return fixed(lags.empty() ? -1 : percentile_ms(lags, q), 1); };
   std::cout << fmt::format(
-                   "BENCH ingest case={} rate={} seconds={} sent={} acked={} delivered={} baseline_received={} "
-                   "bridge_cpu_us_per_reading={} baseline_cpu_us_per_reading={} ratio={} bridge_max_rss_kib={} "
-                   "delivery_lag_p50_ms={} delivery_lag_p99_ms={} ingest_lag_p99_ms={} "
-                   "publish_rate={:.0f} bridge_delivered_per_s={} drain_after_load_ms={} "
-                   "bridge_cpu_s={} baseline_cpu_s={} load_s={:.1f} bridge_window_s={} baseline_window_s={} "
-                   "bridge_idle_cpu_ms_per_s={} devsim_send_lag_p99_ms={} devsim_puback_p99_ms={} duplicates={} "
-                   "undecodable={} "
-                   "loadavg_before={} loadavg_after={} {}",
-                   name, rate, seconds, report.sent, report.acked, delivered, received, fixed(bridge_us, 1),
-                   fixed(baseline_us, 1), fixed(ratio, 2), rss.max_kib(),
-                   fixed(percentile_ms(raw.delivery_lag_us(), 0.5), 1),
-                   fixed(percentile_ms(raw.delivery_lag_us(), 0.99), 1),
-                   fixed(percentile_ms(raw.ingest_lag_us(), 0.99), 1), report.achieved_rate, fixed(delivered_per_s, 0),
-                   fixed(drain_ms, 0), fixed(bridge_cpu, 2), fixed(baseline_cpu, 2), load_seconds,
-                   fixed(bridge_window_s, 1), fixed(baseline_window_s, 1), fixed(idle_ms_per_s, 0),
-                   fixed(send_lag_p99_ms, 1), fixed(puback_p99_ms, 1), raw.records() - raw.undecodable() - delivered,
-                   raw.undecodable(), load_before, load_after, broker)
+                   "LADDER broker={} qos={} rate={} round={} arm={} sent={} acked={} delivered={} publish_rate={:.0f} "
+                   "delivered_per_s={} cpu_us_per_reading={} max_rss_kib={} lag_p50_ms={} lag_p99_ms={} "
+                   "lag_p999_ms={} lag_max_ms={} seconds={:.1f} loadavg={}",
+                   step.broker == KafkaKind::devkafka ? "devkafka" : "apache", step.qos,
+                   step.rate == kMaxRate ? std::string("max") : std::to_string(step.rate), step.round,
+                   arm_name(step.arm), report.sent, report.acked, passed, report.achieved_rate,
+                   fixed(delivered_per_s, 0), fixed(cpu_us, 2), rss.max_kib(), lag(0.5), lag(0.99), lag(0.999),
+                   lag(1.0), window_s, load_after)
             << std::endl;
-
-  // The one assertion: every reading Mosquitto acknowledged to a device is in raw.telemetry.
-  EXPECT_GE(delivered, report.acked) << "acknowledged readings missing from raw.telemetry\n" << bridge.log();
-  EXPECT_EQ(bridge.stop(), 0) << bridge.log();
+  if (step.qos == 1 && step.arm != Arm::limit && step.arm != Arm::script) {
+    EXPECT_GE(passed, report.acked) << arm_name(step.arm) << ": acknowledged readings missing from " << raw_topic;
+  }
 }
 
-TEST(IngestBench, FixedRate) {
-  run_case("fixed", static_cast<int>(env_long("ARCHER_BENCH_RATE", 5000)),
-           static_cast<int>(env_long("ARCHER_BENCH_SECONDS", 20)));
-}
-
-// Beyond what the publisher and broker may sustain on a small machine: reports what was reached.
-TEST(IngestBench, HighRate) {
-  run_case("high", static_cast<int>(env_long("ARCHER_BENCH_HIGH_RATE", 15000)),
-           static_cast<int>(env_long("ARCHER_BENCH_SECONDS", 20)));
-}
-
-// The same two cases on a real Apache Kafka node.
-TEST(IngestBench, FixedRateApacheKafka) {
-  run_case("fixed_apache", static_cast<int>(env_long("ARCHER_BENCH_RATE", 5000)),
-           static_cast<int>(env_long("ARCHER_BENCH_SECONDS", 20)), KafkaKind::apache);
-}
-
-TEST(IngestBench, HighRateApacheKafka) {
-  run_case("high_apache", static_cast<int>(env_long("ARCHER_BENCH_HIGH_RATE", 15000)),
-           static_cast<int>(env_long("ARCHER_BENCH_SECONDS", 20)), KafkaKind::apache);
+// The whole ladder, round after round; one LADDER line per step (scripts/bench.sh makes the tables).
+TEST(IngestBench, Ladder) {
+  const int seconds = static_cast<int>(env_long("ARCHER_BENCH_SECONDS", 10));
+  const int devices = static_cast<int>(env_long("ARCHER_BENCH_DEVICES", 1000));
+  const long rounds = env_long("ARCHER_BENCH_ROUNDS", 3);
+  std::vector<Arm> arms;
+  for (const auto& name : env_list("ARCHER_BENCH_ARMS", "limit,naive,script,archer,relaxed")) {
+    const auto arm = arm_named(name);
+    ASSERT_TRUE(arm) << "ARCHER_BENCH_ARMS: unknown arm '" << name << "'";
+    arms.push_back(*arm);
+  }
+  for (long round = 1; round <= rounds; ++round) {
+    for (const auto& broker : env_list("ARCHER_BENCH_BROKERS", "devkafka,apache")) {
+      const KafkaKind kind = broker == "apache" ? KafkaKind::apache : KafkaKind::devkafka;
+      if (std::string why; !archer::testing::kafka_available(kind, why)) {
+        std::cout << "LADDER skipped broker=" << broker << ": " << why << std::endl;
+        continue;
+      }
+      for (const auto& qos : env_list("ARCHER_BENCH_QOS", "1,0")) {
+        for (const auto& rate : env_list("ARCHER_BENCH_RATES", "2000,5000,10000,20000,max")) {
+          for (const Arm arm : arms) {
+            Step step;
+            step.broker = kind;
+            step.qos = std::stoi(qos);
+            step.rate = rate == "max" ? kMaxRate : std::stoi(rate);
+            step.round = static_cast<int>(round);
+            step.arm = arm;
+            run_step(step, seconds, devices);
+            if (::testing::Test::HasFatalFailure()) return;
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

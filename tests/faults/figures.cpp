@@ -43,7 +43,7 @@ Load::Load(const std::string& mqtt_uri, LoadOptions options) : options_(options)
                                 "--client-id-prefix", "faults-sim-",
                                 "--rate", std::to_string(options_.rate),
                                 "--duration", std::to_string(options_.seconds) + "s",
-                                "--qos", "1",
+                                "--qos", std::to_string(options_.qos),
                                 "--format", "flatbuffers",
                                 "--reconnect-after", "200ms",
                                 "--seed", std::to_string(options_.seed),

@@ -63,6 +63,7 @@ struct LoadOptions {
   int seconds = 20;      // how long it publishes
   int connections = 20;  // devices multiplexed over this many MQTT connections
   int seed = 20260601;
+  int qos = 1;
 };
 
 // archer-devsim publishing FlatBuffers telemetry at QoS 1 (one process per run).
