@@ -1,22 +1,20 @@
 #!/usr/bin/env bash
-# The benchmarks (ctest label `bench`, never run by scripts/test.sh or CI): builds Release in
-# build-release/, runs the label with its output, then prints the figure lines and the machine's load.
+# The benchmarks (ctest label `bench`, never run by scripts/test.sh or CI): installs what they need,
+# builds Release in build-release/, runs the label with its output, then turns ingest_bench's ladder
+# into tables and a plot (build-release/bench/ladder.md, ladder.svg) for docs/performance.md.
 #
-#   ./scripts/bench.sh                 # spool_bench and ingest_bench
+#   ./scripts/bench.sh                 # every benchmark (the full ladder takes about an hour)
 #   ./scripts/bench.sh IngestBench     # only the tests whose name matches (ctest -R, case-sensitive)
-#   ./scripts/bench.sh ApacheKafka     # only ingest_bench's arm on a real Apache Kafka node
+#   ARCHER_BENCH_ROUNDS=1 ARCHER_BENCH_RATES=2000,max ./scripts/bench.sh IngestBench   # a short look
 #
-# ingest_bench runs each case on archer-devkafka and again on one Apache Kafka node (cases
-# fixed_apache and high_apache, the same ratio to the mosquitto_sub baseline); the real-broker arm
-# needs java and the jars of `scripts/kafka.sh fetch` (it is fetched here when java and mvn are
-# there) and is skipped otherwise.
+# ingest_bench runs its ladder on archer-devkafka and on one Apache Kafka node; the real-broker half
+# needs java and the jars of `scripts/kafka.sh fetch` (fetched here when java and mvn are there) and
+# is skipped otherwise. Its knobs (ARCHER_BENCH_RATES, _QOS, _ARMS, _BROKERS, _ROUNDS, _SECONDS,
+# _DEVICES) are described at the top of tests/bench/ingest_bench.cpp.
 #
 # Environment:
 #   BUILD_DIR              build folder, relative to the repository root (default: build-release)
 #   JOBS                   build jobs (default: nproc)
-#   ARCHER_BENCH_RATE      ingest_bench's fixed rate, readings/s       (5000)
-#   ARCHER_BENCH_HIGH_RATE ingest_bench's high-rate case, readings/s   (15000)
-#   ARCHER_BENCH_SECONDS   how long each ingest case publishes          (20)
 # Figures depend on what else the machine runs: compare runs made on the same, otherwise idle, box.
 set -euo pipefail
 
@@ -29,11 +27,22 @@ filter=${1:-}
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "setup: the benchmark's own packages (the script arm's Python Kafka client, gnuplot)"
+missing=()
+for package in python3-confluent-kafka python3-paho-mqtt gnuplot-nox; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
 step "configure: $build_dir (Release)"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 
 step "build: the benchmarks and the programs they run (ninja -j$jobs)"
-ninja -C "$build_dir" -j"$jobs" spool_bench ingest_bench archer-bridge archer-devsim archer-devkafka
+ninja -C "$build_dir" -j"$jobs" spool_bench ingest_bench naive_bridge archer-bridge archer-devsim archer-devkafka
 
 if command -v java >/dev/null && command -v mvn >/dev/null; then
   step "Apache Kafka for the real-broker arm: scripts/kafka.sh fetch"
@@ -50,6 +59,11 @@ ctest "${ctest_args[@]}" 2>&1 | tee "$log" || status=$?
 
 step "figures (load after: $(uptime | sed 's/.*load average/load average/'))"
 grep -E '^[0-9]+: (BENCH|spool_bench|baseline|spool|  |ratios|load)' "$log" | sed -E 's/^[0-9]+: //' || true
+if grep -q "LADDER broker=" "$log"; then
+  step "the ladder: $build_dir/bench/ladder.md and ladder.svg"
+  /usr/bin/python3 scripts/bench/ladder_report.py "$log" "$build_dir/bench"
+  gnuplot -e "dir='$build_dir/bench'; out='$build_dir/bench/ladder.svg'" scripts/bench/ladder.gp
+fi
 if [ "$status" -ne 0 ]; then
   printf '\n==> FAILED (see %s)\n' "$log" >&2
   exit "$status"
