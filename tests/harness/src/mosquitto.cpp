@@ -46,7 +46,7 @@ bool Mosquitto::start_on(std::uint16_t port) {
     // temp dir; naming the current user keeps it as is.
     out << "user " << current_user() << "\n"
         << "listener " << port << " 127.0.0.1\n"
-        << "allow_anonymous true\n"
+        << "allow_anonymous " << (options_.allow_anonymous ? "true" : "false") << "\n"
         << "persistence true\n"
         << "persistence_location " << dir_.path().string() << "/\n"
         << "persistence_file mosquitto.db\n"

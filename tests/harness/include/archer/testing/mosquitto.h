@@ -11,6 +11,8 @@ namespace archer::testing {
 
 struct MosquittoOptions {
   std::string extra_config;  // appended verbatim to the generated mosquitto.conf
+  // false: every client must authenticate (give password_file, acl_file in extra_config).
+  bool allow_anonymous = true;
 };
 
 // A real /usr/sbin/mosquitto on a free 127.0.0.1 port with anonymous access, persistence in its temp dir,
