@@ -44,6 +44,11 @@ class RepeatedLines {
     entry->second.next = now + kRepeatInterval;
     return true;
   }
+  // A connect ended the run: the next failure is news again, whatever it says.
+  void forget() {
+    std::lock_guard lock(mutex_);
+    seen_.clear();
+  }
 
  private:
   struct Seen {
@@ -273,6 +278,7 @@ void MqttSession::on_connected() {
   // Runs on Paho's thread after every (re)connect. Subscribing again is harmless when the broker
   // kept the session, and necessary when it expired.
   log::info("mqtt", "connected to {} as {}", config_.uri, config_.client_id);
+  failed_connect_lines().forget();
   const auto wanted = subscriptions();
   pending_subacks_ = static_cast<int>(wanted.size());
   if (wanted.empty()) {
