@@ -1,6 +1,5 @@
 #include "archer/transport/mqtt_session.h"
 
-#include <fstream>
 #include <random>
 
 #include "archer/core/callback_guard.h"
@@ -16,13 +15,6 @@ constexpr auto kReconnectMax = std::chrono::seconds(30);
 // through a token Paho C++ no longer holds: a crash at exit, seen under AddressSanitizer after a
 // pause that came right after a connect.
 constexpr auto kSubscriptionSettle = std::chrono::seconds(5);
-
-std::string read_password(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::string password;
-  std::getline(in, password);
-  return password;
-}
 
 }  // namespace
 
@@ -103,7 +95,7 @@ void MqttSession::build_connect_options() {
                      .keep_alive_interval(std::chrono::duration_cast<std::chrono::seconds>(config_.keepalive))
                      .connect_timeout(std::chrono::seconds(10));
   if (config_.username) builder.user_name(*config_.username);
-  if (config_.password_file) builder.password(read_password(*config_.password_file));
+  if (config_.password) builder.password(*config_.password);  // read with the config (archer/core/secret_file.h)
   if (config_.tls) {
     auto ssl = mqtt::ssl_options_builder();
     if (!config_.tls->ca_file.empty()) ssl.trust_store(config_.tls->ca_file.string());
