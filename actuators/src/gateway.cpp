@@ -214,8 +214,8 @@ Readiness ActuatorGateway::ready() const {
     std::lock_guard lock(state_mutex_);
     if (!not_ready_.empty()) out.not_ready(not_ready_);
   }
-  if (const std::string away =
-          transport::kafka_unreachable_reason(std::chrono::milliseconds(kafka_unreachable_ms_.load()));
+  if (const std::string away = transport::kafka_unreachable_reason(
+          std::chrono::milliseconds(kafka_unreachable_ms_.load()), kafka_credentials_refused_.load());
       !away.empty()) {
     out.not_ready(fmt::format("actuator {}: {}", section_.name, away));
   }
@@ -234,6 +234,7 @@ Readiness ActuatorGateway::health() const {
 void ActuatorGateway::pulse() {
   loop_beat_.beat();
   kafka_unreachable_ms_ = producer_ ? producer_->unreachable_for().count() : 0;
+  kafka_credentials_refused_ = producer_ && producer_->credentials_refused();
   pulse_timer_.expires_after(kWatchInterval);
   pulse_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) pulse();

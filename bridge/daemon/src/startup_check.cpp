@@ -127,7 +127,6 @@ void check_readable(const std::string& key, const std::filesystem::path& file, P
 }
 
 void check_mqtt(const Config& config, Problems& problems) {
-  if (config.mqtt.password_file) check_readable("mqtt.password_file", *config.mqtt.password_file, problems);
   if (!config.mqtt.tls) return;
   const MqttTlsConfig& tls = *config.mqtt.tls;
   bool readable = true;

@@ -1,6 +1,5 @@
 #include "archer/transport/mqtt_session.h"
 
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -62,13 +61,6 @@ class RepeatedLines {
 RepeatedLines& failed_connect_lines() {
   static RepeatedLines lines;
   return lines;
-}
-
-std::string read_password(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::string password;
-  std::getline(in, password);
-  return password;
 }
 
 }  // namespace
@@ -150,7 +142,7 @@ void MqttSession::build_connect_options() {
                      .keep_alive_interval(std::chrono::duration_cast<std::chrono::seconds>(config_.keepalive))
                      .connect_timeout(std::chrono::seconds(10));
   if (config_.username) builder.user_name(*config_.username);
-  if (config_.password_file) builder.password(read_password(*config_.password_file));
+  if (config_.password) builder.password(*config_.password);  // read with the config (archer/core/secret_file.h)
   if (is_tls_uri(config_.uri)) {
     // The server certificate is verified (against ca_file, else the system's trust store) and so is
     // the URI's host against it (Paho's `verify`, off by default); TLS 1.2 is the minimum through

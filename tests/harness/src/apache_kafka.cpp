@@ -150,6 +150,18 @@ ApacheKafka::~ApacheKafka() {
 
 std::string ApacheKafka::name() const { return "Apache Kafka " + version(); }
 
+std::string ApacheKafka::listener_bootstrap(const std::string& name) const {
+  std::string out;
+  for (const auto& n : nodes_) {
+    const auto found = n.listener_ports.find(name);
+    if (found == n.listener_ports.end()) continue;
+    if (!out.empty()) out += ",";
+    out += fmt::format("127.0.0.1:{}", found->second);
+  }
+  if (out.empty()) throw std::invalid_argument("ApacheKafka: no listener " + name);
+  return out;
+}
+
 bool ApacheKafka::try_start_all(std::string& failure) {
   std::set<std::uint16_t> taken;
   auto pick = [&] {
@@ -161,6 +173,10 @@ bool ApacheKafka::try_start_all(std::string& failure) {
   for (auto& n : nodes_) {
     n.port = n.broker ? pick() : 0;
     n.controller_port = n.controller ? pick() : 0;
+    n.listener_ports.clear();
+    for (const auto& listener : options_.listeners) {
+      if (n.broker) n.listener_ports[listener.name] = pick();
+    }
   }
   bootstrap_.clear();
   for (const auto& n : nodes_) {
@@ -206,8 +222,14 @@ void ApacheKafka::write_configs() {
     std::vector<std::string> listeners;
     if (n.broker) {
       listeners.push_back(fmt::format("PLAINTEXT://127.0.0.1:{}", n.port));
-      config["advertised.listeners"] = listeners.back();
+      for (const auto& listener : options_.listeners) {
+        listeners.push_back(fmt::format("{}://127.0.0.1:{}", listener.name, n.listener_ports.at(listener.name)));
+      }
+      config["advertised.listeners"] = fmt::format("{}", fmt::join(listeners, ","));
       config["inter.broker.listener.name"] = "PLAINTEXT";
+    }
+    for (const auto& listener : options_.listeners) {
+      config["listener.security.protocol.map"] += fmt::format(",{}:{}", listener.name, listener.protocol);
     }
     if (n.controller) listeners.push_back(fmt::format("CONTROLLER://127.0.0.1:{}", n.controller_port));
     config["listeners"] = fmt::format("{}", fmt::join(listeners, ","));
@@ -253,6 +275,10 @@ void ApacheKafka::format_storage() {
     auto argv = java_command(n.dir, home() / "libs");
     for (std::string arg : {"kafka.tools.StorageTool", "format", "-t", cluster_id_.c_str(), "-c"}) argv.push_back(arg);
     argv.push_back((n.dir / "server.properties").string());
+    for (const std::string& credential : options_.scram_credentials) {
+      argv.push_back("--add-scram");
+      argv.push_back(credential);
+    }
     formats.push_back(std::make_unique<Process>(
         argv, ProcessOptions{}.without_stdout_capture().with_stderr_file(n.dir / "format.out")));
   }

@@ -125,6 +125,7 @@ class ActuatorGateway : private ProtocolEffects {
   boost::asio::steady_timer pulse_timer_;
   Heartbeat loop_beat_;
   std::atomic<std::int64_t> kafka_unreachable_ms_{0};  // from the producer's statistics, by pulse()
+  std::atomic<bool> kafka_credentials_refused_{false};  // the producer's last login refused, by pulse()
   std::chrono::steady_clock::time_point last_snapshot_at_;
   std::map<std::int32_t, Bytes> last_snapshot_;  // per partition, as written (time left out)
   bool loaded_ = false;

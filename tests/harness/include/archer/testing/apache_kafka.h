@@ -28,11 +28,23 @@
 
 namespace archer::testing {
 
+// A client listener of every broker besides PLAINTEXT (which the harness itself talks to), e.g.
+// {"SCRAM", "SASL_PLAINTEXT"} or {"MTLS", "SSL"}. Its own settings go in ApacheKafkaOptions::config
+// as listener.name.<name in lower case>.<setting>.
+struct ApacheKafkaListener {
+  std::string name;
+  std::string protocol;
+};
+
 struct ApacheKafkaOptions {
   int brokers = 1;
   bool separate_controller = false;
   // server.properties lines for every node, after (so over) the harness's own.
   std::map<std::string, std::string> config;
+  std::vector<ApacheKafkaListener> listeners;
+  // SCRAM credentials written into the cluster's metadata when its storage is formatted (StorageTool
+  // format --add-scram), e.g. "SCRAM-SHA-512=[name=archer,password=...]".
+  std::vector<std::string> scram_credentials;
 
   static ApacheKafkaOptions combined() { return {}; }
   static ApacheKafkaOptions controller_and_brokers(int n) {
@@ -43,6 +55,14 @@ struct ApacheKafkaOptions {
   }
   ApacheKafkaOptions& with_config(const std::string& name, const std::string& value) {
     config[name] = value;
+    return *this;
+  }
+  ApacheKafkaOptions& with_listener(const std::string& name, const std::string& protocol) {
+    listeners.push_back({name, protocol});
+    return *this;
+  }
+  ApacheKafkaOptions& with_scram_credential(const std::string& credential) {
+    scram_credentials.push_back(credential);
     return *this;
   }
 };
@@ -69,6 +89,9 @@ class ApacheKafka : public KafkaCluster {
   // CreateTopics through the Admin API, then waits (30 s) until every partition has a leader.
   void create_topic(const std::string& topic, int partitions, int replication = 1,
                     const std::map<std::string, std::string>& configs = {}) override;
+
+  // The bootstrap servers of one of ApacheKafkaOptions::listeners ("127.0.0.1:PORT,...").
+  std::string listener_bootstrap(const std::string& name) const;
 
   // Node ids: the brokers, then the controller when it is a node of its own.
   std::vector<int> node_ids() const;
@@ -106,6 +129,7 @@ class ApacheKafka : public KafkaCluster {
     bool controller = false;
     std::uint16_t port = 0;             // PLAINTEXT (brokers)
     std::uint16_t controller_port = 0;  // CONTROLLER (controllers)
+    std::map<std::string, std::uint16_t> listener_ports;  // ApacheKafkaOptions::listeners (brokers)
     std::filesystem::path dir;
     std::unique_ptr<Process> process;
     bool paused = false;
