@@ -112,7 +112,10 @@ SectionPipeline::Outcome SectionPipeline::process(const Incoming& in, transport:
   std::vector<std::string_view> captures;
   ValidationError error = ValidationError::none;
   std::string detail;
-  if (!section_.mqtt.match(in.topic, captures)) {
+  if (auto problem = topic_limit_problem(in.topic)) {
+    error = ValidationError::bad_topic;
+    detail = *problem;
+  } else if (!section_.mqtt.match(in.topic, captures)) {
     error = ValidationError::bad_topic;
     detail = fmt::format("topic '{}' does not match '{}'", in.topic, section_.mqtt.text());
   }
