@@ -52,9 +52,10 @@ void explain(std::string* why, std::string text) {
 class Aligned {
  public:
   explicit Aligned(std::span<const std::uint8_t> bytes) : view_(bytes) {
-    // Empty: nothing to copy (and no storage to copy into; found by tests/fuzz).
-    if (bytes.empty() || reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) == 0) return;
-    storage_.resize((bytes.size() + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t));
+    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) == 0) return;
+    // One word more than needed, never none: memcpy must not be given a null pointer even for an
+    // empty input (found by tests/fuzz).
+    storage_.resize(bytes.size() / sizeof(std::uint64_t) + 1);
     std::memcpy(storage_.data(), bytes.data(), bytes.size());
     view_ = std::span(reinterpret_cast<const std::uint8_t*>(storage_.data()), bytes.size());
   }

@@ -21,8 +21,8 @@ constexpr std::string_view kEndpoints = "/ (status page), /status.json, /metrics
 // Counted in `open` from construction to destruction.
 class Exchange : public std::enable_shared_from_this<Exchange> {
  public:
-  Exchange(tcp::socket socket, const HttpSources& sources, std::size_t& open)
-      : stream_(std::move(socket)), sources_(sources), open_(open) {
+  Exchange(tcp::socket socket, const HttpSources& sources, std::chrono::milliseconds timeout, std::size_t& open)
+      : stream_(std::move(socket)), sources_(sources), timeout_(timeout), open_(open) {
     ++open_;
     limit(parser_);
   }
@@ -31,7 +31,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   Exchange& operator=(const Exchange&) = delete;
 
   void start() {
-    stream_.expires_after(kHttpTimeout);  // reading and writing together
+    stream_.expires_after(timeout_);  // reading and writing together
     http::async_read(stream_, buffer_, parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (!ec) {
         self->write(answer(self->parser_.get(), self->sources_));
@@ -55,17 +55,20 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   HttpRequestParser parser_;
   HttpResponse response_;
   const HttpSources& sources_;
+  std::chrono::milliseconds timeout_;
   std::size_t& open_;
 };
 
 }  // namespace
 
 HttpServer::HttpServer(boost::asio::io_context& io, const HttpConfig& config, Metrics& metrics,
-                       std::function<Readiness()> ready, std::function<Readiness()> healthy, std::string gateway)
+                       std::function<Readiness()> ready, std::function<Readiness()> healthy, std::string gateway,
+                       HttpLimits limits)
     : acceptor_(io, tcp::endpoint(boost::asio::ip::make_address(config.host), config.port)),
       sources_{metrics, std::move(ready), std::move(healthy), std::move(gateway)},
+      limits_(limits),
       refused_(metrics.counter("archer_http_connections_refused_total",
-                               "HTTP connections closed unanswered: kMaxHttpConnections were open")) {
+                               "HTTP connections closed unanswered: the most the endpoint serves at once were open")) {
   const std::string host = config.host.find(':') == std::string::npos ? config.host : "[" + config.host + "]";
   log::info("http", "listening on {}:{} ({}); status page http://{}:{}/", host, port(), kEndpoints, host, port());
   accept();
@@ -74,7 +77,7 @@ HttpServer::HttpServer(boost::asio::io_context& io, const HttpConfig& config, Me
 void HttpServer::accept() {
   acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (ec == boost::asio::error::operation_aborted) return;
-    if (!ec && open_ >= kMaxHttpConnections) {
+    if (!ec && open_ >= limits_.connections) {
       refused_.add();
       std::uint64_t suppressed = 0;
       if (refused_log_.allow(suppressed)) {
@@ -84,7 +87,7 @@ void HttpServer::accept() {
       beast::error_code ignored;
       socket.close(ignored);
     } else if (!ec) {
-      std::make_shared<Exchange>(std::move(socket), sources_, open_)->start();
+      std::make_shared<Exchange>(std::move(socket), sources_, limits_.timeout, open_)->start();
     }
     accept();
   });

@@ -27,6 +27,12 @@ inline constexpr std::size_t kMaxHttpConnections = 16;
 // To read the request and write the answer: a client slower than that is dropped.
 inline constexpr std::chrono::seconds kHttpTimeout{10};
 
+// What the server holds its connections to; tests shorten them.
+struct HttpLimits {
+  std::size_t connections = kMaxHttpConnections;
+  std::chrono::milliseconds timeout = kHttpTimeout;
+};
+
 using HttpRequest = boost::beast::http::request<boost::beast::http::empty_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 using HttpRequestParser = boost::beast::http::request_parser<boost::beast::http::empty_body>;

@@ -8,7 +8,8 @@
 // GET and HEAD only; anything else is 404 with the list of endpoints. One request per connection,
 // answered on the loop thread (http_request.h: the answers and the limits); no request body is read.
 // At most kMaxHttpConnections connections at once: beyond, a new one is closed unanswered (counted in
-// archer_http_connections_refused_total); each has kHttpTimeout to send its request and read the answer.
+// archer_http_connections_refused_total, with a rate-limited warning); each has kHttpTimeout to send
+// its request and read the answer, then it is closed.
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,7 +30,7 @@ class HttpServer {
   // Binds at once; throws boost::system::system_error when the address cannot be bound.
   // `gateway` is the [gateway] id the status page names.
   HttpServer(boost::asio::io_context& io, const HttpConfig& config, Metrics& metrics, std::function<Readiness()> ready,
-             std::function<Readiness()> healthy, std::string gateway);
+             std::function<Readiness()> healthy, std::string gateway, HttpLimits limits = {});
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
 
  private:
@@ -37,6 +38,7 @@ class HttpServer {
 
   boost::asio::ip::tcp::acceptor acceptor_;
   HttpSources sources_;   // the connections refer to it: the server outlives its loop's handlers
+  HttpLimits limits_;
   std::size_t open_ = 0;  // connections being served
   Counter& refused_;
   log::RateLimit refused_log_{std::chrono::seconds(10)};
