@@ -497,8 +497,8 @@ void ActuatorGateway::write_outcome(const Bytes& outcome, const DeviceId& device
   produce(std::move(pending));
 }
 
-void ActuatorGateway::write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view detail,
-                                        std::string_view correlation) {
+void ActuatorGateway::write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view error,
+                                        std::string_view detail, std::string_view correlation) {
   std::vector<std::string_view> captures;
   auto pending = std::make_shared<Pending>();
   pending->topic = section_.dead_letter;
@@ -506,7 +506,7 @@ void ActuatorGateway::write_dead_letter(const Bytes& payload, std::string_view t
   pending->value = payload;
   pending->headers = headers::RecordHeaders::for_new_record(config_.gateway.id);
   pending->headers.add(headers::kSource, topic);
-  pending->headers.add(headers::kError, "bad_response");
+  pending->headers.add(headers::kError, error);
   pending->headers.add(headers::kErrorDetail, detail);
   if (!correlation.empty()) pending->headers.add(headers::kMqttCorrelationData, correlation);
   pending->done = [this](const Delivery& delivery) {

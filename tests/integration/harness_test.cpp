@@ -7,6 +7,7 @@
 #include <string>
 
 #include "archer/testing/bridge.h"
+#include "archer/testing/certificates.h"
 #include "archer/testing/http.h"
 #include "archer/testing/testing.h"
 
@@ -33,6 +34,31 @@ TEST(Harness, ProcessReadsLinesAndReportsExitStatus) {
 
   Process sleeper({"sleep", "60"});
   EXPECT_EQ(sleeper.terminate(), 128 + SIGTERM);
+}
+
+// `openssl verify` as the judge: what the test CA issues is trusted by it alone, an expired one is not.
+int openssl_verify(const std::filesystem::path& ca, const std::filesystem::path& cert) {
+  Process verify({"openssl", "verify", "-CAfile", ca.string(), cert.string()},
+                 ProcessOptions{}.without_stdout_capture());
+  return verify.wait_exit(30s).value_or(-1);
+}
+
+TEST(Harness, TestCaIssuesCertificatesThatOnlyItVerifies) {
+  TempDir dir("archer-harness-ca");
+  TestCa ca(dir.path(), "good");
+  TestCa other(dir.path(), "other");
+  const Certificate server = ca.issue(CertificateRequest("broker").with_dns("localhost").with_ip("127.0.0.1"));
+  const Certificate expired = ca.issue(CertificateRequest("old").already_expired());
+  const Certificate locked = ca.issue(CertificateRequest("locked").with_key_password("k3y-pass"));
+
+  EXPECT_EQ(openssl_verify(ca.cert(), server.cert), 0);
+  EXPECT_NE(openssl_verify(other.cert(), server.cert), 0);
+  EXPECT_NE(openssl_verify(ca.cert(), expired.cert), 0);
+  EXPECT_NE(read_file(locked.key).find("ENCRYPTED PRIVATE KEY"), std::string::npos);
+  Process text({"openssl", "x509", "-in", server.cert.string(), "-noout", "-ext", "subjectAltName"});
+  const std::string names = text.read_all(30s);
+  EXPECT_NE(names.find("DNS:localhost"), std::string::npos) << names;
+  EXPECT_NE(names.find("IP Address:127.0.0.1"), std::string::npos) << names;
 }
 
 TEST(Harness, MosquittoRestartKeepsPortAndPersistentSessions) {

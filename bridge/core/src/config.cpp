@@ -75,8 +75,14 @@ void read_mqtt(TableReader& reader, Config& config, const std::filesystem::path&
     if (out.cert_file.empty() != out.key_file.empty()) tls.error("cert_file", "cert_file and key_file go together");
     mqtt.tls = out;
   }
+  // A TLS uri without [mqtt.tls] verifies the broker against the system's trust store; [mqtt.tls]
+  // with a plain uri would look protected and send everything in the clear.
   const bool secure_uri = mqtt.uri.rfind("ssl://", 0) == 0 || mqtt.uri.rfind("mqtts://", 0) == 0 || mqtt.uri.rfind("wss://", 0) == 0;
-  if (secure_uri && !mqtt.tls) reader.error("uri", "an ssl:// broker needs an [mqtt.tls] table");
+  if (mqtt.tls && !secure_uri && !mqtt.uri.empty()) {
+    reader.error("tls", fmt::format("[mqtt.tls] is set but mqtt.uri '{}' is not a TLS one: use ssl://, mqtts:// or "
+                                    "wss:// in mqtt.uri, or remove [mqtt.tls]",
+                                    mqtt.uri));
+  }
 }
 
 // Here the properties only have to be scalars; librdkafka judges them in the startup check

@@ -97,7 +97,7 @@ class ActuatorGateway : private ProtocolEffects {
   void write_transaction(const Transaction& entry, const RecordContext& context, DeliveryDone done) override;
   void write_outcome(const Bytes& outcome, const DeviceId& device, const RecordContext& context,
                      DeliveryDone done) override;
-  void write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view detail,
+  void write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view error, std::string_view detail,
                          std::string_view correlation) override;
   void send_request(const DeviceId& device, const InteractionId& interaction, const Bytes& request,
                     std::string_view traceparent, std::function<void(bool, std::string)> done) override;
