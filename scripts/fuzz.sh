@@ -44,14 +44,18 @@ read -r -a fuzz_args <<<"${FUZZ_ARGS:-}"
 stats_file=${FUZZ_STATS:-$build_dir/fuzz/stats.txt}
 
 if [ "${FUZZ_BUILD:-1}" != "0" ]; then
-  if ! command -v clang++ >/dev/null; then
-    echo "fuzz.sh: installing clang"
-    sudo_cmd=()
+  # Debian's clang, and the libFuzzer and sanitizer runtimes of its version (only recommended by it).
+  install() {
+    echo "fuzz.sh: installing $*"
+    local sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo_cmd[@]}" apt-get update -q
-    "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends clang
-  fi
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get update -q
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "$@"
+  }
+  installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+  installed clang || install clang
+  runtime="libclang-rt-$(clang++ -dumpversion | cut -d. -f1)-dev"
+  installed "$runtime" || install "$runtime"
   ./scripts/setup.sh
 
   launcher=()
@@ -61,7 +65,11 @@ if [ "${FUZZ_BUILD:-1}" != "0" ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARCHER_WERROR=ON -DARCHER_SANITIZE=ON \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ "${launcher[@]}" >/dev/null
   ninja -C "$build_dir" -j"$(nproc)" "${targets[@]/%/_fuzzer}"
+  # What the binaries were built from, for the summary (FUZZ_BUILD=0 runs read it too).
+  mkdir -p "$build_dir/fuzz"
+  echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo +changes)" >"$build_dir/fuzz/built-from"
 fi
+built_from=$(cat "$build_dir/fuzz/built-from" 2>/dev/null || echo unknown)
 
 mkdir -p "$(dirname "$stats_file")"
 found=0
@@ -74,8 +82,7 @@ for target in "${targets[@]}"; do
   for dir in "$build_dir/tests/fuzz/corpus/$target-generated" "tests/fuzz/corpus/$target"; do
     [ -d "$dir" ] && corpora+=("$dir")
   done
-  commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo +changes)"
-  echo "==> $target: ${seconds}s on $commit (log: $out/log.txt)"
+  echo "==> $target: ${seconds}s, built from $built_from (log: $out/log.txt)"
   status=0
   UBSAN_OPTIONS=print_stacktrace=1 "$build_dir/bin/${target}_fuzzer" -max_total_time="$seconds" -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/" "${fuzz_args[@]}" "${corpora[@]}" \
@@ -92,7 +99,7 @@ for target in "${targets[@]}"; do
     verdict="FOUND $findings (exit $status): $(find "$out" -maxdepth 1 -name '*-*' ! -name log.txt -printf '%f ' )"
     found=1
   fi
-  line="$target: commit $commit, ${seconds}s, executions ${executions:-?}, exec/s ${rate:-?}, cov ${cov:-?}, ft ${ft:-?}, corpus ${corpus:-?}: $verdict"
+  line="$target: built from $built_from, ${seconds}s, executions ${executions:-?}, exec/s ${rate:-?}, cov ${cov:-?}, ft ${ft:-?}, corpus ${corpus:-?}: $verdict"
   echo "$line"
   echo "$(date -u +%FT%TZ) $line" >>"$stats_file"
 done
