@@ -15,6 +15,11 @@ constexpr std::size_t kShownTopicBytes = 300;
 
 TopicCaptures capture_topic(const TopicTemplate& mqtt, std::string_view topic) {
   TopicCaptures out;
+  // Beyond kMaxTopicBytes or kMaxTopicLevels (docs/limits.md) a topic matches nothing: say which.
+  if (auto problem = topic_limit_problem(topic)) {
+    out.problem = std::move(*problem);
+    return out;
+  }
   std::vector<std::string_view> values;
   if (!mqtt.match(topic, values)) {
     out.problem = fmt::format("topic '{}' does not match '{}'", printable_id(topic, kShownTopicBytes), mqtt.text());

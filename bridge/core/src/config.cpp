@@ -176,7 +176,8 @@ void read_http(TableReader& reader, Config& config) {
   const std::size_t colon = listen->rfind(':');
   HttpConfig http;
   unsigned port = 0;
-  const char* port_begin = listen->data() + colon + 1;
+  // No colon: the port is empty (not data() + npos + 1, which overflows; found by tests/fuzz).
+  const char* port_begin = listen->data() + (colon == std::string::npos ? listen->size() : colon + 1);
   const char* port_end = listen->data() + listen->size();
   const bool ok = colon != std::string::npos && colon != 0 &&
                   std::from_chars(port_begin, port_end, port).ptr == port_end && port_begin != port_end && port <= 65535;

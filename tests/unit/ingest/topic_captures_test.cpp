@@ -53,6 +53,16 @@ TEST(TopicCaptures, ATopicOutsideTheTemplateIsRefused) {
             "topic 'devices/dev-a/telemetry/extra' does not match 'devices/{device}/telemetry'");
 }
 
+TEST(TopicCaptures, ATopicBeyondTheLimitsIsRefusedSayingWhich) {
+  const TopicTemplate any = parse("devices/#");
+  EXPECT_EQ(capture_topic(any, "devices/" + std::string(kMaxTopicBytes, 'x')).problem,
+            "topic of 1032 bytes exceeds 1024");
+  std::string deep = "devices";
+  for (std::size_t i = 1; i < kMaxTopicLevels; ++i) deep += "/x";
+  EXPECT_TRUE(capture_topic(any, deep).ok());
+  EXPECT_EQ(capture_topic(any, deep + "/x").problem, "topic of 33 levels exceeds 32");
+}
+
 // Not only the key's captures: every capture names part of who sent the message.
 TEST(TopicCaptures, EveryCaptureIsCheckedNotOnlyTheKeys) {
   const TopicTemplate sites = parse("sites/{site}/devices/{device}/telemetry");
