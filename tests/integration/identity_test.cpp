@@ -23,6 +23,7 @@
 #include "archer/schemas/telemetry_generated.h"
 #include "archer/testing/bridge.h"
 #include "archer/testing/command_writer.h"
+#include "archer/testing/telemetry_section.h"
 #include "archer/testing/testing.h"
 #include "archer/testing/valves_section.h"
 
@@ -33,6 +34,7 @@ using archer::testing::Bridge;
 using archer::testing::CommandWriter;
 using archer::testing::DevKafka;
 using archer::testing::DevKafkaOptions;
+using archer::testing::json_reading;
 using archer::testing::KafkaConsumerForTest;
 using archer::testing::Mosquitto;
 using archer::testing::MosquittoOptions;
@@ -40,33 +42,13 @@ using archer::testing::Process;
 using archer::testing::ProcessOptions;
 using archer::testing::read_file;
 using archer::testing::Record;
+using archer::testing::telemetry_section;
 using archer::testing::TempDir;
 namespace protocol = archer::protocol;
 
 constexpr int kNotAuthorized = 0x87;  // MQTT 5 reason code
 const std::string kGatewayUser = "archer-gw-01";
 const std::string kShippedAcl = std::string(ARCHER_SOURCE_DIR) + "/config/mosquitto/acl";
-
-std::string telemetry_section() {
-  return fmt::format(R"([[ingest]]
-name = "telemetry"
-mqtt = "devices/{{device}}/telemetry"
-qos = 1
-schema = "{}/telemetry.bfbs"
-formats = ["flatbuffers", "json"]
-topic = "raw.telemetry"
-key = "{{device}}"
-bind = {{ device = "device" }}
-dead_letter = "dlq.telemetry"
-)",
-                     ARCHER_SCHEMA_DIR);
-}
-
-std::string reading(const std::string& device, std::uint64_t seq) {
-  return fmt::format(
-      R"({{"device":"{0}","seq":{1},"reading_type":"EnvironmentReading","reading":{{"device":"{0}","seq":{1},"temperature_c":20.5,"humidity_pct":35.0,"co2_ppm":500}}}})",
-      device, seq);
-}
 
 const archer::telemetry::Telemetry* telemetry_of(const Record& record) {
   flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(record.value.data()), record.value.size());
@@ -298,13 +280,13 @@ TEST_F(IdentityTest, EveryClientAuthenticates) {
 TEST_F(IdentityTest, ADevicePublishingAsAnotherIsRefusedByTheBrokerAndNothingOfItReachesKafka) {
   start(kShippedAcl);
   // What a bridge would take as dev-b's own reading, were it delivered: topic and payload agree.
-  EXPECT_EQ(login("dev-a")->publish("devices/dev-b/telemetry", reading("dev-b", 1)), kNotAuthorized);
+  EXPECT_EQ(login("dev-a")->publish("devices/dev-b/telemetry", json_reading("dev-b", 1)), kNotAuthorized);
   EXPECT_EQ(login("dev-a")->publish("devices/dev-b/status", "offline"), kNotAuthorized);
   EXPECT_EQ(login("dev-a")->publish("devices/dev-b/responses", "an answer"), kNotAuthorized);
   // Then, on its own topic, a message for the dead-letter topic and a good reading: they come after.
   auto dev_a = login("dev-a");
   EXPECT_EQ(dev_a->publish("devices/dev-a/telemetry", "not a reading"), 0);
-  EXPECT_EQ(dev_a->publish("devices/dev-a/telemetry", reading("dev-a", 2)), 0);
+  EXPECT_EQ(dev_a->publish("devices/dev-a/telemetry", json_reading("dev-a", 2)), 0);
 
   KafkaConsumerForTest raw(kafka_.bootstrap(), {"raw.telemetry"});
   const auto accepted = read_until(raw, [](const Record& r) { return r.key == "dev-a"; });
@@ -379,8 +361,8 @@ TEST_F(IdentityTest, AnIdTheBrokerLetsThroughButTooLongIsADeadLetterNamingWhy) {
   start(kShippedAcl);
   auto device = login(long_id_);
   const std::string topic = "devices/" + long_id_ + "/telemetry";
-  EXPECT_EQ(device->publish(topic, reading(long_id_, 1)), 0);
-  EXPECT_EQ(login("dev-a")->publish("devices/dev-a/telemetry", reading("dev-a", 2)), 0);
+  EXPECT_EQ(device->publish(topic, json_reading(long_id_, 1)), 0);
+  EXPECT_EQ(login("dev-a")->publish("devices/dev-a/telemetry", json_reading("dev-a", 2)), 0);
 
   KafkaConsumerForTest dead(kafka_.bootstrap(), {"dlq.telemetry"});
   const auto rejected = read_until(dead, [&](const Record& r) { return header(r, "archer-source") == topic; });
@@ -389,7 +371,7 @@ TEST_F(IdentityTest, AnIdTheBrokerLetsThroughButTooLongIsADeadLetterNamingWhy) {
   EXPECT_EQ(header(rejected[0], "archer-error-detail"),
             "{device} = '" + long_id_.substr(0, 64) + "... (200 bytes)' in topic '" + topic +
                 "' is 200 bytes long, over the limit of 128; an id is [A-Za-z0-9._:-]{1,128}");
-  EXPECT_EQ(rejected[0].value, reading(long_id_, 1)) << "the original bytes";
+  EXPECT_EQ(rejected[0].value, json_reading(long_id_, 1)) << "the original bytes";
 
   KafkaConsumerForTest raw(kafka_.bootstrap(), {"raw.telemetry"});
   const auto accepted = read_until(raw, [](const Record& r) { return r.key == "dev-a"; });
@@ -402,9 +384,9 @@ TEST_F(IdentityTest, AnIdTheBrokerLetsThroughButTooLongIsADeadLetterNamingWhy) {
 TEST_F(IdentityTest, WithTheAclLoosenedBindStillStopsADeviceSpeakingForAnother) {
   start_loosened();
   auto dev_a = login("dev-a");
-  EXPECT_EQ(dev_a->publish("devices/dev-b/telemetry", reading("dev-a", 1)), 0) << "the loosened ACL lets it";
-  EXPECT_EQ(dev_a->publish("devices/dev-a/telemetry", reading("dev-b", 2)), 0);
-  EXPECT_EQ(dev_a->publish("devices/dev-a/telemetry", reading("dev-a", 3)), 0);
+  EXPECT_EQ(dev_a->publish("devices/dev-b/telemetry", json_reading("dev-a", 1)), 0) << "the loosened ACL lets it";
+  EXPECT_EQ(dev_a->publish("devices/dev-a/telemetry", json_reading("dev-b", 2)), 0);
+  EXPECT_EQ(dev_a->publish("devices/dev-a/telemetry", json_reading("dev-a", 3)), 0);
 
   KafkaConsumerForTest dead(kafka_.bootstrap(), {"dlq.telemetry"});
   int seen = 0;

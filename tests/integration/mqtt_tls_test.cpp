@@ -19,6 +19,7 @@
 #include "archer/testing/certificates.h"
 #include "archer/testing/http.h"
 #include "archer/testing/mqtt_client.h"
+#include "archer/testing/telemetry_section.h"
 #include "archer/testing/testing.h"
 
 namespace {
@@ -29,6 +30,7 @@ using archer::testing::Certificate;
 using archer::testing::CertificateRequest;
 using archer::testing::DevKafka;
 using archer::testing::DevKafkaOptions;
+using archer::testing::json_reading;
 using archer::testing::KafkaConsumerForTest;
 using archer::testing::Mosquitto;
 using archer::testing::MosquittoOptions;
@@ -36,6 +38,7 @@ using archer::testing::MosquittoTlsListener;
 using archer::testing::MqttClient;
 using archer::testing::Process;
 using archer::testing::ProcessOptions;
+using archer::testing::telemetry_section;
 using archer::testing::TempDir;
 using archer::testing::TestCa;
 using archer::testing::wait_until;
@@ -44,27 +47,6 @@ constexpr const char* kBridgeClientId = "archer-test-gw";  // the harness Bridge
 constexpr const char* kFilter = "devices/+/telemetry";
 constexpr int kReadings = 5;
 const std::vector<std::string> kTopics{"raw.telemetry", "dlq.telemetry"};
-
-std::string telemetry_section() {
-  return fmt::format(R"([[ingest]]
-name = "telemetry"
-mqtt = "devices/{{device}}/telemetry"
-qos = 1
-schema = "{}/telemetry.bfbs"
-formats = ["json"]
-topic = "raw.telemetry"
-key = "{{device}}"
-bind = {{ device = "device" }}
-dead_letter = "dlq.telemetry"
-)",
-                     ARCHER_SCHEMA_DIR);
-}
-
-std::string json_reading(const std::string& device, int seq) {
-  return fmt::format(
-      R"({{"device":"{0}","seq":{1},"reading_type":"EnvironmentReading","reading":{{"device":"{0}","seq":{1},"temperature_c":20.5,"humidity_pct":35.0,"co2_ppm":500}}}})",
-      device, seq);
-}
 
 // [mqtt.tls] for the bridge; empty paths are left out.
 std::string tls_table(const std::filesystem::path& ca, const Certificate* client = nullptr) {
