@@ -21,13 +21,15 @@ function(archer_install_layout_file source kind subdir)
   install(CODE "archer_install_layout_file(\"${CMAKE_SOURCE_DIR}/${source}\" ${kind} \"${subdir}\")")
 endfunction()
 
-# Example configs, and the mosquitto config an operator copies into /etc/mosquitto/conf.d.
+# Example configs, and the mosquitto config an operator copies into /etc/mosquitto/conf.d with the
+# ACL it names (copied to /etc/mosquitto/acl).
 # quickstart.toml is not installed: it points into a build tree.
 set(archer_example_configs gateway.example.toml devsim.example.toml devsim-example.env)
 foreach(name IN LISTS archer_example_configs)
   archer_install_layout_file(config/${name} config "")
 endforeach()
 archer_install_layout_file(config/mosquitto/gateway.conf data mosquitto)
+archer_install_layout_file(config/mosquitto/acl data mosquitto)
 
 # systemd units, and the drop-in for Debian's mosquitto.service.
 foreach(unit archer-bridge@.service archer-devsim@.service archer-devkafka.service)

@@ -7,15 +7,21 @@
 #   scripts/kafka.sh status [--dir DIR]             running and answering? (exit 0) or not (exit 1)
 #   scripts/kafka.sh home                           print the fetched installation's folder
 #
-# The version is scripts/kafka/version; the jars live in
-# ${XDG_CACHE_HOME:-$HOME/.cache}/archer/kafka-<version>/libs, complete once the marker file
-# `fetched` exists beside them. DIR (default: .kafka/ at the repository root) holds the broker's
+# The version is $ARCHER_KAFKA_VERSION when set, else scripts/kafka/version (the default broker);
+# scripts/kafka/scram-version names a second one, for the SCRAM login test only (see docs/kafka.md):
+#   ARCHER_KAFKA_VERSION=$(cat scripts/kafka/scram-version) scripts/kafka.sh fetch
+# The jars live in ${XDG_CACHE_HOME:-$HOME/.cache}/archer/kafka-<version>/libs, complete once the
+# marker file `fetched` exists beside them. DIR (default: .kafka/ at the repository root) holds the broker's
 # config, data, pid file and logs; a second start on the same DIR keeps the data.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
-version=$(tr -d '[:space:]' <"$here/kafka/version")
+version=${ARCHER_KAFKA_VERSION:-$(tr -d '[:space:]' <"$here/kafka/version")}
+[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || {
+  printf 'kafka.sh: ARCHER_KAFKA_VERSION or scripts/kafka/version: "%s" is not a version like 4.1.2\n' "$version" >&2
+  exit 2
+}
 user_home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 home=${XDG_CACHE_HOME:-$user_home/.cache}/archer/kafka-$version
 libs=$home/libs
@@ -24,7 +30,7 @@ heap=512m
 start_timeout=90
 
 usage() {
-  sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 die() {

@@ -210,7 +210,7 @@ if [ "$kafka_kind" = apache ]; then
   kafka_out=$(./scripts/kafka.sh start --dir "$run_dir/kafka" 9>&-) || die "Apache Kafka did not start"
   apache_pid=$(cat "$run_dir/kafka/kafka.pid")
   bootstrap=${kafka_out#bootstrap.servers=}
-  kafka_name="Apache Kafka $(cat scripts/kafka/version)"
+  kafka_name="Apache Kafka ${ARCHER_KAFKA_VERSION:-$(cat scripts/kafka/version)}"
   topics_shown="as archer-ctl topics --create made them (see its output above)"
 else
   say "starting archer-devkafka"

@@ -49,3 +49,5 @@ if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
   exit 0
 fi
 ./scripts/kafka.sh fetch >/dev/null
+# The older broker that Debian's librdkafka can log in to with SCRAM (docs/kafka.md, "Security").
+ARCHER_KAFKA_VERSION=$(tr -d '[:space:]' <scripts/kafka/scram-version) ./scripts/kafka.sh fetch >/dev/null

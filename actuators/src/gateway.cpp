@@ -214,8 +214,8 @@ Readiness ActuatorGateway::ready() const {
     std::lock_guard lock(state_mutex_);
     if (!not_ready_.empty()) out.not_ready(not_ready_);
   }
-  if (const std::string away =
-          transport::kafka_unreachable_reason(std::chrono::milliseconds(kafka_unreachable_ms_.load()));
+  if (const std::string away = transport::kafka_unreachable_reason(
+          std::chrono::milliseconds(kafka_unreachable_ms_.load()), kafka_credentials_refused_.load());
       !away.empty()) {
     out.not_ready(fmt::format("actuator {}: {}", section_.name, away));
   }
@@ -234,6 +234,7 @@ Readiness ActuatorGateway::health() const {
 void ActuatorGateway::pulse() {
   loop_beat_.beat();
   kafka_unreachable_ms_ = producer_ ? producer_->unreachable_for().count() : 0;
+  kafka_credentials_refused_ = producer_ && producer_->credentials_refused();
   pulse_timer_.expires_after(kWatchInterval);
   pulse_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) pulse();
@@ -497,8 +498,8 @@ void ActuatorGateway::write_outcome(const Bytes& outcome, const DeviceId& device
   produce(std::move(pending));
 }
 
-void ActuatorGateway::write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view detail,
-                                        std::string_view correlation) {
+void ActuatorGateway::write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view error,
+                                        std::string_view detail, std::string_view correlation) {
   std::vector<std::string_view> captures;
   auto pending = std::make_shared<Pending>();
   pending->topic = section_.dead_letter;
@@ -506,7 +507,7 @@ void ActuatorGateway::write_dead_letter(const Bytes& payload, std::string_view t
   pending->value = payload;
   pending->headers = headers::RecordHeaders::for_new_record(config_.gateway.id);
   pending->headers.add(headers::kSource, topic);
-  pending->headers.add(headers::kError, "bad_response");
+  pending->headers.add(headers::kError, error);
   pending->headers.add(headers::kErrorDetail, detail);
   if (!correlation.empty()) pending->headers.add(headers::kMqttCorrelationData, correlation);
   pending->done = [this](const Delivery& delivery) {

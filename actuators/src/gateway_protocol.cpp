@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "archer/core/headers.h"
+#include "archer/core/id_check.h"
 #include "archer/core/uuid.h"
 
 namespace archer::actuators {
@@ -49,6 +50,9 @@ GatewayProtocol::GatewayProtocol(const ActuatorSection& section, ProtocolEffects
       &metrics.counter("archer_actuator_unmatched_responses_total", "Responses matching no interaction", labels),
       &metrics.counter("archer_actuator_invalid_responses_total",
                        "Device answers that are not a valid DeviceResponse (sent to the dead-letter topic)", labels),
+      &metrics.counter("archer_actuator_wrong_device_responses_total",
+                       "Answers to an interaction on another device's response topic (sent to the dead-letter topic)",
+                       labels),
       &metrics.counter("archer_actuator_invalid_commands_total", "Command-log records that are not a valid Command",
                        labels),
       &metrics.counter("archer_actuator_records_refused_total",
@@ -99,9 +103,16 @@ void GatewayProtocol::on_command(std::shared_ptr<Job> job) {
   counters_.commands->add();
   job->read_ms = effects_.now_ms();
   offsets_.taken(job->position.partition, job->position.offset);
-  if (!job->command || job->command->device.empty()) {
+  // A device that is not a valid id is never addressed: '/', '+' or '#' would make the request
+  // another device's topic, or a publish the broker refuses.
+  const std::string bad_device = job->command ? id_problem(job->command->device.str()) : std::string();
+  if (!job->command || !bad_device.empty()) {
     counters_.invalid_commands->add();
-    const std::string why = job->command ? "its device is empty" : job->invalid;
+    const std::string why =
+        !job->command ? job->invalid
+        : job->command->device.empty()
+            ? "its device is empty"
+            : fmt::format("its device '{}' {}", printable_id(job->command->device.str()), bad_device);
     log_limited(invalid_command_log_, log::Level::warn, "record at {}:{} is not a valid Command ({}); outcome FAILED",
                 job->position.partition, job->position.offset, why);
     const CommandId id = job->command ? job->command->id : CommandId(job->record_id);
@@ -277,13 +288,29 @@ void GatewayProtocol::reject_response(const std::string& topic, const std::strin
   counters_.invalid_responses->add();
   log_limited(response_log_, log::Level::warn, "message on {} is not a valid DeviceResponse: {}; sent to {}", topic,
               why, section_.dead_letter);
-  effects_.write_dead_letter(payload, topic, why, correlation);
-  // An answer the gateway can pin to a live interaction closes it at once, with the reason.
+  effects_.write_dead_letter(payload, topic, "bad_response", why, correlation);
+  // An answer the gateway can pin to a live interaction closes it at once, with the reason; only
+  // when it comes from the device the command was sent to (on_response says why).
   auto live = interactions_.find(InteractionId(correlation));
   if (correlation.empty() || live == interactions_.end() || live->second->closed) return;
   const auto& interaction = live->second;
+  if (topic != section_.response.render({interaction->command().device.str()})) {
+    counters_.wrong_device_responses->add();
+    return;
+  }
   record(interaction, Phase::FAILED, interaction->attempt, Bytes(payload), "invalid DeviceResponse: " + why);
   close(interaction, OutcomeStatus::FAILED, "the device answered with an invalid DeviceResponse: " + why);
+}
+
+void GatewayProtocol::refuse_wrong_device(const std::string& topic, const std::string& correlation,
+                                          const Bytes& payload, const InteractionId& id, const DeviceId& addressed) {
+  counters_.wrong_device_responses->add();
+  const std::string why =
+      fmt::format("answer to interaction {} of device {} arrived on '{}', not on that device's response topic '{}'", id,
+                  addressed, printable_id(topic, 300), section_.response.render({addressed.str()}));
+  log_limited(response_log_, log::Level::warn, "{}; not taken, sent to {}", why, section_.dead_letter);
+  // Neither the answer nor a reason to end the exchange: the addressed device may still answer.
+  effects_.write_dead_letter(payload, topic, "wrong_device", why, correlation);
 }
 
 void GatewayProtocol::on_response(const std::string& topic, const std::string& correlation, Bytes payload,
@@ -296,11 +323,20 @@ void GatewayProtocol::on_response(const std::string& topic, const std::string& c
   }
   const InteractionId id = correlation.empty() ? response->interaction_id : InteractionId(correlation);
   auto live = interactions_.find(id);
+  const Exchange* exchange = view_.by_interaction(id);
+  // Only the device the command was sent to may answer it: an interaction id is no secret (another
+  // device may guess or overhear one), its response topic is, with the broker's ACL, the device's own.
+  const DeviceId* addressed = live != interactions_.end() ? &live->second->command().device
+                              : exchange != nullptr       ? &exchange->device
+                                                          : nullptr;
+  if (addressed != nullptr && topic != section_.response.render({addressed->str()})) {
+    refuse_wrong_device(topic, correlation, payload, id, *addressed);
+    return;
+  }
   if (live != interactions_.end() && !live->second->closed && live->second->response.empty()) {
     answer(live->second, std::move(payload), *response);
     return;
   }
-  const Exchange* exchange = view_.by_interaction(id);
   if (exchange == nullptr) {
     counters_.unmatched_responses->add();
     log_limited(response_log_, log::Level::warn, "response on {} for unknown interaction '{}'", topic, id);
@@ -487,11 +523,11 @@ void GatewayProtocol::log_stats() const {
   log::info(
       "actuator",
       "{}: commands {} succeeded {} rejected {} timed out {} failed {} expired {} resumed {} late {} unmatched {} "
-      "invalid responses {}; {} exchange(s) and {} finished command(s) in view",
+      "invalid responses {} wrong device {}; {} exchange(s) and {} finished command(s) in view",
       section_.name, counters_.commands->value(), counters_.succeeded->value(), counters_.rejected->value(),
       counters_.timed_out->value(), counters_.failed->value(), counters_.expired->value(), counters_.resumed->value(),
       counters_.late_responses->value(), counters_.unmatched_responses->value(), counters_.invalid_responses->value(),
-      view_.size(), view_.outcomes());
+      counters_.wrong_device_responses->value(), view_.size(), view_.outcomes());
 }
 
 }  // namespace archer::actuators

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "archer/core/headers.h"
+#include "archer/core/id_check.h"
 #include "archer/core/log.h"
 #include "archer/transport/kafka_headers.h"
 #include "archer/transport/kafka_producer.h"
@@ -66,9 +67,19 @@ Bytes replay_outcome(const Command& command, const TransactionView& view) {
     return encode(protocol::Outcome{command.id, exchange->interaction_id, command.device, status, *exchange->response,
                                     0, response ? response->detail : ""});
   }
-  return encode(protocol::Outcome{command.id, exchange != nullptr ? exchange->interaction_id : InteractionId(),
-                                  command.device, OutcomeStatus::NOT_EXECUTED, {}, 0,
-                                  exchange != nullptr ? "exchange opened but never answered" : "no recorded exchange"});
+  // A command whose device is no valid id was never sent (its live outcome was FAILED): say why.
+  const std::string bad_device = id_problem(command.device.str());
+  return encode(protocol::Outcome{command.id,
+                                  exchange != nullptr ? exchange->interaction_id : InteractionId(),
+                                  command.device,
+                                  OutcomeStatus::NOT_EXECUTED,
+                                  {},
+                                  0,
+                                  exchange != nullptr      ? "exchange opened but never answered"
+                                  : command.device.empty() ? "not a valid Command: its device is empty"
+                                  : !bad_device.empty()    ? fmt::format("not a valid Command: its device '{}' {}",
+                                                                         printable_id(command.device.str()), bad_device)
+                                                           : "no recorded exchange"});
 }
 
 bool replay(const Config& config, const ActuatorSection& section, bool from_beginning, ReplaySummary& summary,
@@ -116,8 +127,10 @@ bool replay(const Config& config, const ActuatorSection& section, bool from_begi
       const Command& command = *read.command;
       const Bytes outcome = replay_outcome(command, view);
       const Exchange* exchange = view.by_command(command.id);
-      if (exchange != nullptr && (exchange->closed || exchange->response)) ++summary.from_log;
-      else ++summary.not_executed;
+      if (exchange != nullptr && (exchange->closed || exchange->response))
+        ++summary.from_log;
+      else
+        ++summary.not_executed;
       auto record_headers = headers::RecordHeaders::for_new_record(config.gateway.id);
       record_headers.add(headers::kCausation, read.record_id.empty() ? command.id.str() : read.record_id);
       if (!read.traceparent.empty()) record_headers.add(headers::kTraceparent, read.traceparent);

@@ -63,10 +63,16 @@ Bytes encode(const Snapshot& snapshot) {
 
 std::optional<Snapshot> decode_snapshot(std::span<const std::uint8_t> bytes, std::string* why) {
   // A record value inside a Kafka message set is often misaligned: FlatBuffers needs it aligned.
-  std::vector<std::uint64_t> aligned((bytes.size() + 7) / 8);
+  // One word more than needed, never none: memcpy must not be given a null pointer, even for 0 bytes.
+  std::vector<std::uint64_t> aligned(bytes.size() / 8 + 1);
   std::memcpy(aligned.data(), bytes.data(), bytes.size());
   const auto* data = reinterpret_cast<const std::uint8_t*>(aligned.data());
-  flatbuffers::Verifier verifier(data, bytes.size());
+  // Verifier limits (docs/limits.md): a snapshot nests 2 tables deep; it holds a table per open
+  // exchange and per finished command above the committed offset, which the gateway does not bound,
+  // so the table count keeps flatbuffers' default, stated here.
+  constexpr flatbuffers::uoffset_t kMaxDepth = 4;
+  constexpr flatbuffers::uoffset_t kMaxTables = 1'000'000;
+  flatbuffers::Verifier verifier(data, bytes.size(), kMaxDepth, kMaxTables);
   if (bytes.size() < 8 || !fb::ActuatorSnapshotBufferHasIdentifier(data) || !fb::VerifyActuatorSnapshotBuffer(verifier)) {
     if (why != nullptr) *why = "not an ActuatorSnapshot (ASNP) buffer";
     return std::nullopt;

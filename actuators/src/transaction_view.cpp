@@ -29,11 +29,23 @@ void TransactionView::index(const CommandId& command, CommandPosition position) 
   if (auto outcome = outcomes_.find(command); outcome != outcomes_.end()) outcome->second = position;
 }
 
+// Only this command's own entry: a foreign log may give two commands one interaction id, and the
+// other command's lookup must survive this one moving on.
+void TransactionView::unmap_interaction(const InteractionId& interaction, const CommandId& command) {
+  if (auto found = command_of_interaction_.find(interaction);
+      found != command_of_interaction_.end() && found->second == command) {
+    command_of_interaction_.erase(found);
+  }
+}
+
 void TransactionView::apply(const Transaction& record) {
-  Exchange& exchange = exchanges_[record.command_id];
-  if (exchange.interaction_id != record.interaction_id) {
+  auto [slot, created] = exchanges_.try_emplace(record.command_id);
+  Exchange& exchange = slot->second;
+  // A new entry takes the record's ids even when its interaction id is empty (found by tests/fuzz:
+  // the entry kept no command id then).
+  if (created || exchange.interaction_id != record.interaction_id) {
     // A command has one interaction; a second one can only come from a replayed or foreign log.
-    if (!exchange.interaction_id.empty()) command_of_interaction_.erase(exchange.interaction_id);
+    if (!created) unmap_interaction(exchange.interaction_id, record.command_id);
     exchange = Exchange{};
     exchange.interaction_id = record.interaction_id;
     exchange.command_id = record.command_id;
@@ -103,7 +115,7 @@ const Exchange* TransactionView::by_interaction(const InteractionId& interaction
 void TransactionView::forget(const CommandId& command) {
   if (auto exchange = exchanges_.find(command); exchange != exchanges_.end()) {
     Exchange& gone = exchange->second;
-    command_of_interaction_.erase(gone.interaction_id);
+    unmap_interaction(gone.interaction_id, command);
     gone.response.reset();
     gone.closed.reset();
     gone.finished = true;

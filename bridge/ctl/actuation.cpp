@@ -12,6 +12,7 @@
 #include "archer/protocol/messages.h"
 #include "archer/core/clock.h"
 #include "archer/core/headers.h"
+#include "archer/core/id_check.h"
 #include "archer/core/json_text.h"
 #include "archer/core/units.h"
 #include "archer/core/uuid.h"
@@ -108,6 +109,11 @@ int command(const std::vector<std::string>& argv) {
   int status = 0;
   const auto args = Args::parse_or_print(argv, kCommand, status);
   if (!args) return status;
+  // Refused here rather than written: the gateway would never send it, only answer FAILED.
+  if (const std::string why = id_problem(*args->value("--device")); !why.empty()) {
+    return usage_error("command", fmt::format("--device: '{}' {}; a device id is [A-Za-z0-9._:-]{{1,128}}",
+                                              printable_id(*args->value("--device")), why));
+  }
   auto target = load_target(*args, true);
   if (!target) return kExitUsage;
   protocol::Command cmd{protocol::CommandId(new_record_id().to_string()), protocol::DeviceId(*args->value("--device")),

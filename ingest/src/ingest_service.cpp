@@ -268,15 +268,14 @@ Readiness IngestService::ready() const {
                     100.0 * static_cast<double>(spool_->size_bytes()) / static_cast<double>(spool_->max_size()),
                     100.0 * config_.load()->spool.high_water));
   }
-  if (std::string away = transport::kafka_unreachable_reason(kafka_unreachable_for()); !away.empty()) {
-    out.not_ready(std::move(away));
-  }
+  if (std::string away = kafka_unreachable_reason(); !away.empty()) out.not_ready(std::move(away));
   return out;
 }
 
-std::chrono::milliseconds IngestService::kafka_unreachable_for() const {
+std::string IngestService::kafka_unreachable_reason() const {
   std::lock_guard lock(producer_mutex_);
-  return producer_ ? producer_->unreachable_for() : std::chrono::milliseconds(0);
+  if (!producer_) return {};
+  return transport::kafka_unreachable_reason(producer_->unreachable_for(), producer_->credentials_refused());
 }
 
 Readiness IngestService::health() const {

@@ -306,7 +306,7 @@ void Schema::index_required_fields() {
 bool Schema::union_slots_in_bounds(std::span<const std::uint8_t> buffer) const {
   if (!tables_[root_index_].unions) return true;
   if (buffer.size() < sizeof(flatbuffers::uoffset_t)) return false;
-  std::size_t budget = 1'000'000;  // tables, as Verify's max_tables
+  std::size_t budget = kMaxVerifyTables;  // tables, as Verify's max_tables
   return unions_in_bounds(buffer, flatbuffers::ReadScalar<flatbuffers::uoffset_t>(buffer.data()), root_index_, 0,
                           budget);
 }
@@ -314,7 +314,7 @@ bool Schema::union_slots_in_bounds(std::span<const std::uint8_t> buffer) const {
 bool Schema::unions_in_bounds(std::span<const std::uint8_t> buffer, std::size_t table, std::size_t object, int depth,
                               std::size_t& budget) const {
   const TableInfo& info = tables_[object];
-  if (!info.unions || depth >= 64) return true;  // Verify stops at depth 64 on its own
+  if (!info.unions || depth >= static_cast<int>(kMaxVerifyDepth)) return true;  // Verify stops there on its own
   if (budget-- == 0) return false;
   const std::uint8_t* data = buffer.data();
   const std::size_t size = buffer.size();
@@ -385,7 +385,7 @@ bool Schema::unions_in_bounds(std::span<const std::uint8_t> buffer, std::size_t 
 
 bool Schema::find_problem(const void* table_ptr, std::size_t object, int depth, std::string& problem) const {
   const TableInfo& info = tables_[object];
-  if (!info.relevant || depth > 64) return false;
+  if (!info.relevant || depth > static_cast<int>(kMaxVerifyDepth)) return false;
   const auto& table = *static_cast<const flatbuffers::Table*>(table_ptr);
   auto name_of = [&](const reflection::Field* field) {
     return schema_->objects()->Get(static_cast<flatbuffers::uoffset_t>(object))->name()->str() + "." + field->name()->str();

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "archer/core/clock.h"
+#include "archer/ingest/topic_captures.h"
 #include "archer/transport/kafka_headers.h"
 
 namespace archer::ingest {
@@ -108,27 +109,11 @@ SectionPipeline::Outcome SectionPipeline::process(const Incoming& in, transport:
   counters_.received->add();
   headers::RecordHeaders record_headers = base_headers(in);
 
-  // Topic captures: each must be present, and those that make the key must be valid ids.
-  std::vector<std::string_view> captures;
-  ValidationError error = ValidationError::none;
-  std::string detail;
-  if (!section_.mqtt.match(in.topic, captures)) {
-    error = ValidationError::bad_topic;
-    detail = fmt::format("topic '{}' does not match '{}'", in.topic, section_.mqtt.text());
-  }
-  std::vector<Capture> bind_values;
-  for (std::size_t i = 0; error == ValidationError::none && i < captures.size(); ++i) {
-    const std::string& name = section_.mqtt.capture_names()[i];
-    if (captures[i].empty()) {
-      error = ValidationError::bad_topic;
-      detail = fmt::format("{{{}}} is empty in topic '{}'", name, in.topic);
-    } else if (!is_valid_id(captures[i]) && section_.key.uses(name)) {
-      error = ValidationError::bad_topic;
-      detail = fmt::format("{{{}}} = '{}' in topic '{}' is not a valid key ([A-Za-z0-9._:-]{{1,128}})", name,
-                           captures[i], in.topic);
-    }
-    bind_values.push_back({name, captures[i]});
-  }
+  // Topic captures: every one must be a valid id (topic_captures.h says why all of them).
+  const TopicCaptures captures = capture_topic(section_.mqtt, in.topic);
+  ValidationError error = captures.ok() ? ValidationError::none : ValidationError::bad_topic;
+  std::string detail = captures.problem;
+  const std::vector<Capture>& bind_values = captures.values;
   const std::string key = error == ValidationError::none ? section_.key.render([&](std::string_view name) {
     for (const Capture& capture : bind_values) {
       if (capture.name == name) return capture.value;

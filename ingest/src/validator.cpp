@@ -13,9 +13,32 @@
 namespace archer::ingest {
 namespace {
 
-constexpr flatbuffers::uoffset_t kMaxDepth = 64;
-constexpr flatbuffers::uoffset_t kMaxTables = 1'000'000;
 constexpr std::size_t kMaxQuoted = 64;
+
+// Where JSON nests deeper than kMaxJsonDepth objects and arrays: the offset of the first bracket
+// beyond it, or npos. Cheap next to the parse it spares (flatbuffers' own limit is 64, compiled
+// into Debian's library).
+std::size_t too_deep_at(std::string_view text) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, whatever it is
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxJsonDepth) return i;
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -284,7 +307,7 @@ bool Validator::verify(const std::uint8_t* data, std::size_t size, ValidationRes
                                  schema_->root_name(), schema_->id());
     return false;
   }
-  if (!flatbuffers::Verify(schema_->reflection(), schema_->root(), data, size, kMaxDepth, kMaxTables)) {
+  if (!flatbuffers::Verify(schema_->reflection(), schema_->root(), data, size, kMaxVerifyDepth, kMaxVerifyTables)) {
     result.error_ = ValidationError::schema_mismatch;
     result.detail_ = fmt::format("payload is not a valid {} (schema {}): FlatBuffers verification failed",
                                  schema_->root_name(), schema_->id());
@@ -320,6 +343,11 @@ void Validator::validate_json(std::span<const std::uint8_t> payload, ValidationR
   if (const void* nul = std::memchr(text, '\0', payload.size()); nul != nullptr) {
     result.error_ = ValidationError::bad_json;
     result.detail_ = fmt::format("invalid JSON: NUL byte at offset {}", static_cast<const char*>(nul) - text);
+    return;
+  }
+  if (const std::size_t at = too_deep_at({text, payload.size()}); at != std::string_view::npos) {
+    result.error_ = ValidationError::bad_json;
+    result.detail_ = fmt::format("invalid JSON: nested deeper than {} levels at offset {}", kMaxJsonDepth, at);
     return;
   }
   json_text_.assign(text, payload.size());  // ParseJson wants a NUL-terminated string

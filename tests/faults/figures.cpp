@@ -1,5 +1,7 @@
 #include "figures.h"
 
+#include "archer/testing/telemetry_section.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -14,6 +16,7 @@
 #include "archer/testing/apache_kafka.h"
 #include "archer/testing/devkafka.h"
 #include "archer/testing/http.h"
+#include "archer/testing/telemetry_section.h"
 #include "archer/testing/wait.h"
 
 namespace archer::faults {
@@ -350,18 +353,11 @@ std::string telemetry_reading(const std::string& device, std::uint64_t seq) {
 }
 
 std::string telemetry_section(const std::string& topic, const std::string& dead_letter) {
-  return fmt::format(R"([[ingest]]
-name = "telemetry"
-mqtt = "devices/{{device}}/telemetry"
-qos = 1
-schema = "{}/telemetry.bfbs"
-formats = ["flatbuffers"]
-topic = "{}"
-key = "{{device}}"
-bind = {{ device = "device" }}
-dead_letter = "{}"
-)",
-                     ARCHER_SCHEMA_DIR, topic, dead_letter);
+  archer::testing::TelemetrySection section;
+  section.topic = topic;
+  section.dead_letter = dead_letter;
+  section.formats = R"(["flatbuffers"])";
+  return archer::testing::telemetry_section(section);
 }
 
 void take_kafka_away(archer::testing::KafkaCluster& kafka) {

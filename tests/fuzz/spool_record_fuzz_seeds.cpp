@@ -24,11 +24,16 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   write(dir, "empty", archer::spool::encode_record(SpoolRecord{}));
-  SpoolRecord reading{"telemetry", "devices/env-0001/telemetry", std::string("\x10\0\0\0ATEL", 8), 1, false,
-                      "", {}, 1764000000000};
+  SpoolRecord reading{"telemetry",  "devices/env-0001/telemetry", std::string("\x10\0\0\0ATEL", 8), 1, false, "", {},
+                      1764000000000};
   write(dir, "reading", archer::spool::encode_record(reading));
-  SpoolRecord json{"telemetry", "devices/env-0002/telemetry", R"({"device":"env-0002","seq":1})", 1, true,
-                   "application/json", {{"traceparent", "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"}},
+  SpoolRecord json{"telemetry",
+                   "devices/env-0002/telemetry",
+                   R"({"device":"env-0002","seq":1})",
+                   1,
+                   true,
+                   "application/json",
+                   {{"traceparent", "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"}},
                    1764000000001};
   write(dir, "json", archer::spool::encode_record(json));
   SpoolRecord repeated = json;

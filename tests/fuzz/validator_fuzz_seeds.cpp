@@ -31,23 +31,27 @@ int main(int argc, char** argv) {
   {
     flatbuffers::FlatBufferBuilder fbb;
     auto reading = tel::CreateEnvironmentReadingDirect(fbb, "env-1", 3, 1700000000000, 0, 21.5f, 40.0f, 415);
-    tel::FinishTelemetryBuffer(fbb, tel::CreateTelemetryDirect(fbb, "env-1", 3, tel::Reading::EnvironmentReading, reading.Union()));
+    tel::FinishTelemetryBuffer(
+        fbb, tel::CreateTelemetryDirect(fbb, "env-1", 3, tel::Reading::EnvironmentReading, reading.Union()));
     auto bytes = finish(fbb);
     write(dir, "env.bin", bytes);
-    write(dir, "env-truncated.bin", std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(bytes.size() / 2)));
+    write(dir, "env-truncated.bin",
+          std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(bytes.size() / 2)));
     bytes[4] = 'X';
     write(dir, "env-wrong-ident.bin", bytes);
   }
   {
     flatbuffers::FlatBufferBuilder fbb;
     auto reading = tel::CreateValveReadingDirect(fbb, "env-1", 3, 0, 0, 40.0f, 60.0f, tel::ValveState::OPENING, 12.5f);
-    tel::FinishTelemetryBuffer(fbb, tel::CreateTelemetryDirect(fbb, "env-1", 3, tel::Reading::ValveReading, reading.Union()));
+    tel::FinishTelemetryBuffer(
+        fbb, tel::CreateTelemetryDirect(fbb, "env-1", 3, tel::Reading::ValveReading, reading.Union()));
     write(dir, "valve.bin", finish(fbb));
   }
   {
     flatbuffers::FlatBufferBuilder fbb;
     auto reading = tel::CreateMeterReadingDirect(fbb, "env-1", 3, 0, 0, 12345.5, 230.0f, 229.5f);
-    tel::FinishTelemetryBuffer(fbb, tel::CreateTelemetryDirect(fbb, "env-1", 3, tel::Reading::MeterReading, reading.Union()));
+    tel::FinishTelemetryBuffer(
+        fbb, tel::CreateTelemetryDirect(fbb, "env-1", 3, tel::Reading::MeterReading, reading.Union()));
     write(dir, "meter.bin", finish(fbb));
   }
   {

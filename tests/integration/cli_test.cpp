@@ -190,6 +190,9 @@ TEST(Cli, ArcherCtlFlagErrorsExitTwoWithOneLine) {
        "archer-ctl command: --wait: 'forever' is not a duration: expected a whole number with a unit, e.g. ms, s, m or "
        "h (\"5s\")\n"},
       {{ctl, "command", "--config", config, "--device", "valve-0001"}, "archer-ctl command: --action is required\n"},
+      {{ctl, "command", "--config", config, "--device", "valve-0001/commands", "--action", "open"},
+       "archer-ctl command: --device: 'valve-0001/commands' contains '/' (a topic level separator); a device id is "
+       "[A-Za-z0-9._:-]{1,128}\n"},
       {{ctl, "tx", "--config", config, "--colour", "red"}, "archer-ctl tx: unknown flag '--colour'\n"},
       {{ctl, "tx", "--config", config}, "archer-ctl tx: --device ID or --command ID is required\n"},
       {{ctl, "frobnicate"}, "archer-ctl: unknown command 'frobnicate' (archer-ctl --help lists them)\n"},

@@ -12,6 +12,7 @@
 
 #include "archer/testing/bridge.h"
 #include "archer/testing/http.h"
+#include "archer/testing/telemetry_section.h"
 #include "archer/testing/testing.h"
 #include "archer/testing/valves_section.h"
 
@@ -51,17 +52,6 @@ Families documented(const std::string& file) {
   return out;
 }
 
-std::string telemetry_section() {
-  return fmt::format(R"([[ingest]]
-name = "telemetry"
-mqtt = "devices/{{device}}/telemetry"
-schema = "{}/telemetry.bfbs"
-topic = "raw.telemetry"
-dead_letter = "dlq.telemetry"
-)",
-                     ARCHER_SCHEMA_DIR);
-}
-
 TEST(MetricsDoc, EveryExposedMetricIsDocumentedWithItsTypeAndNothingElse) {
   const Families doc = documented(ARCHER_DOCS_DIR "/metrics.md");
   ASSERT_GT(doc.size(), 30u) << "docs/metrics.md has no metric table rows";
@@ -72,7 +62,8 @@ TEST(MetricsDoc, EveryExposedMetricIsDocumentedWithItsTypeAndNothingElse) {
                      .with_topic("cmd.valves")
                      .with_topic("tx.valves")
                      .with_topic("evt.valves"));
-  Bridge bridge(mqtt.uri(), kafka.bootstrap(), telemetry_section() + archer::testing::valves_section());
+  Bridge bridge(mqtt.uri(), kafka.bootstrap(),
+                archer::testing::telemetry_section() + archer::testing::valves_section());
   bridge.start();
   // The Kafka gauges appear with each producer's first statistics.
   std::string text;

@@ -15,6 +15,7 @@
 #include "archer/testing/command_writer.h"
 #include "archer/testing/http.h"
 #include "archer/testing/mqtt_client.h"
+#include "archer/testing/telemetry_section.h"
 #include "archer/testing/test_devices.h"
 #include "archer/testing/testing.h"
 #include "archer/testing/valves_section.h"
@@ -26,27 +27,6 @@ using namespace archer::testing;
 
 constexpr int kGood = 40;
 constexpr int kBadJson = 3;
-
-std::string telemetry_section() {
-  return fmt::format(R"([[ingest]]
-name = "telemetry"
-mqtt = "devices/{{device}}/telemetry"
-qos = 1
-schema = "{}/telemetry.bfbs"
-formats = ["flatbuffers", "json"]
-topic = "raw.telemetry"
-key = "{{device}}"
-bind = {{ device = "device" }}
-dead_letter = "dlq.telemetry"
-)",
-                     ARCHER_SCHEMA_DIR);
-}
-
-std::string json_reading(const std::string& device, int seq) {
-  return fmt::format(
-      R"({{"device":"{0}","seq":{1},"reading_type":"EnvironmentReading","reading":{{"device":"{0}","seq":{1},"temperature_c":20.5,"humidity_pct":35.0,"co2_ppm":500}}}})",
-      device, seq);
-}
 
 // The value of one series in Prometheus text (`name{labels}` exactly as exposed), or -1.
 double scraped(std::uint16_t port, const std::string& series) {

@@ -64,7 +64,7 @@ programs=$(ls "$root/usr/bin" | tr '\n' ' ')
 [ "$programs" = "archer-bridge archer-ctl archer-devkafka archer-devsim " ] || fail "usr/bin holds: $programs"
 for file in etc/archer/gateway.example.toml etc/archer/devsim.example.toml etc/archer/devsim-example.env \
   usr/share/archer/schemas/telemetry.fbs usr/share/archer/schemas/telemetry.bfbs \
-  usr/share/archer/schemas/command.bfbs usr/share/archer/mosquitto/gateway.conf \
+  usr/share/archer/schemas/command.bfbs usr/share/archer/mosquitto/gateway.conf usr/share/archer/mosquitto/acl \
   usr/lib/systemd/system/archer-bridge@.service usr/lib/systemd/system/archer-devsim@.service \
   usr/lib/systemd/system/archer-devkafka.service usr/lib/systemd/system/mosquitto.service.d/archer.conf \
   usr/share/doc/archer-edge/README.md usr/share/doc/archer-edge/systemd/README.md; do

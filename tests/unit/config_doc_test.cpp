@@ -131,6 +131,8 @@ std::string config_of_the_examples(const std::filesystem::path& dir) {
       if (row.type == "path") {
         const std::filesystem::path file = dir / (table.name + "." + row.key);
         std::ofstream(file) << "placeholder\n";
+        // A secret file (password_file) must be private to its owner; the others do not mind.
+        std::filesystem::permissions(file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
         value = "\"" + file.string() + "\"";
       }
       text += row.example.substr(0, equals) + " = " + value + "\n";

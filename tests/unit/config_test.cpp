@@ -254,15 +254,31 @@ TEST_F(ConfigTest, TomlSyntaxErrorHasAPosition) {
   EXPECT_EQ(errors[0].rfind(file() + ":9:8: Error while parsing key-value pair", 0), 0u) << errors[0];
 }
 
-TEST_F(ConfigTest, TlsNeedsItsFilesAndAnSslUriNeedsTls) {
+TEST_F(ConfigTest, TlsNeedsItsFilesAndATlsUri) {
+  // ssl:// alone: the broker is verified against the system's trust store.
   std::string text = kBase + kIngest;
   text.replace(text.find("tcp://"), 6, "ssl://");
-  EXPECT_EQ(errors_of(text), std::vector<std::string>{file() + ":5:7: mqtt.uri: an ssl:// broker needs an [mqtt.tls] table"});
+  EXPECT_TRUE(parse(text).config);
 
   text.replace(text.find("[kafka]"), 0, "[mqtt.tls]\nca_file = \"ca.pem\"\n\n");
-  const auto errors = errors_of(text);
+  auto errors = errors_of(text);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("mqtt.tls.ca_file: file '" + (dir_ / "ca.pem").string() + "' does not exist"), std::string::npos) << errors[0];
+
+  std::ofstream(dir_ / "ca.pem") << "not read here (the startup check loads it)\n";
+  EXPECT_TRUE(parse(text).config);
+
+  // [mqtt.tls] with a plain uri would look protected and send everything in the clear.
+  text.replace(text.find("ssl://"), 6, "tcp://");
+  EXPECT_EQ(errors_of(text), std::vector<std::string>{file() + ":7:1: mqtt.tls: [mqtt.tls] is set but mqtt.uri "
+                                                               "'tcp://127.0.0.1:1883' is not a TLS one: use ssl://, "
+                                                               "mqtts:// or wss:// in mqtt.uri, or remove [mqtt.tls]"});
+
+  text.replace(text.find("ca_file"), 0, "cert_file = \"ca.pem\"\n");
+  text.replace(text.find("tcp://"), 6, "mqtts://");
+  errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("mqtt.tls.cert_file: cert_file and key_file go together"), std::string::npos) << errors[0];
 }
 
 TEST_F(ConfigTest, StateDirectoryIsTheDefaultSpoolHome) {

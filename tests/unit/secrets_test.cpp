@@ -5,13 +5,12 @@
 namespace {
 
 TEST(Secrets, PropertiesNamedForACredentialAreSecret) {
-  for (const char* name :
-       {"sasl.password", "ssl.key.password", "ssl.key.pem", "ssl.keystore.password", "sasl.oauthbearer.client.secret",
-        "sasl.oauthbearer.config", "SASL.PASSWORD", "ssl.key.location"}) {
+  for (const char* name : {"sasl.password", "ssl.key.password", "ssl.key.pem", "ssl.keystore.password",
+                           "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config", "SASL.PASSWORD"}) {
     EXPECT_TRUE(archer::is_secret_property(name)) << name;
   }
-  for (const char* name :
-       {"bootstrap.servers", "sasl.username", "sasl.mechanisms", "security.protocol", "linger.ms", "ssl.ca.location"}) {
+  for (const char* name : {"bootstrap.servers", "sasl.username", "sasl.mechanisms", "security.protocol", "linger.ms",
+                           "ssl.ca.location", "ssl.key.location", "sasl.password_file"}) {
     EXPECT_FALSE(archer::is_secret_property(name)) << name;
   }
 }

@@ -110,3 +110,40 @@ TEST(Ids, DeviceIdsAreRestricted) {
   EXPECT_FALSE(archer::is_valid_id(std::string(129, 'a')));
   EXPECT_TRUE(archer::is_valid_id(std::string(128, 'a')));
 }
+
+TEST(TopicLimits, TemplatesBeyondTheLimitsAreRejected) {
+  EXPECT_EQ(parse_error("a/" + std::string(archer::kMaxTopicBytes, 'b')),
+            "'a/" + std::string(78, 'b') + "...': a topic template of 1026 bytes exceeds 1024");
+  std::string levels = "a";
+  for (std::size_t i = 1; i < archer::kMaxTopicLevels; ++i) levels += "/a";
+  parse(levels);
+  EXPECT_EQ(parse_error(levels + "/a"), "'" + levels + "/a': 33 levels exceed 32");
+  parse("{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}");
+  EXPECT_EQ(parse_error("{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}"),
+            "'{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}': more than 8 captures");
+}
+
+TEST(TopicLimits, TopicsBeyondTheLimitsMatchNothing) {
+  const auto any = parse("#");
+  std::vector<std::string_view> captures;
+  const std::string longest(archer::kMaxTopicBytes, 'x');
+  EXPECT_EQ(archer::topic_limit_problem(longest), std::nullopt);
+  EXPECT_TRUE(any.match(longest, captures));
+  EXPECT_EQ(archer::topic_limit_problem(longest + "x"), "topic of 1025 bytes exceeds 1024");
+  EXPECT_FALSE(any.match(longest + "x", captures));
+
+  std::string levels = "a";
+  for (std::size_t i = 1; i < archer::kMaxTopicLevels; ++i) levels += "/a";
+  EXPECT_TRUE(any.match(levels, captures));
+  EXPECT_EQ(archer::topic_limit_problem(levels + "/"), "topic of 33 levels exceeds 32");
+  EXPECT_FALSE(any.match(levels + "/", captures));
+}
+
+TEST(StringTemplate, LimitsPlaceholdersAndLength) {
+  std::string error;
+  EXPECT_TRUE(archer::StringTemplate::parse("{a}{b}{c}{d}{e}{f}{g}{h}", error)) << error;
+  EXPECT_FALSE(archer::StringTemplate::parse("{a}{b}{c}{d}{e}{f}{g}{h}{i}", error));
+  EXPECT_EQ(error, "'{a}{b}{c}{d}{e}{f}{g}{h}{i}': more than 8 placeholders");
+  EXPECT_FALSE(archer::StringTemplate::parse(std::string(1025, 'k'), error));
+  EXPECT_EQ(error, "'" + std::string(80, 'k') + "...': a template of 1025 bytes exceeds 1024");
+}

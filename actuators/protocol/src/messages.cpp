@@ -10,6 +10,12 @@ namespace {
 using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
+// Verifier limits (docs/limits.md), below flatbuffers' defaults (64 and 1'000'000): these messages
+// nest two tables deep at most (a Command and its Args), and a table per Arg is the only way to many
+// tables, so a decodable Command holds at most kMaxTables - 1 args.
+constexpr flatbuffers::uoffset_t kMaxDepth = 8;
+constexpr flatbuffers::uoffset_t kMaxTables = 1024;
+
 constexpr const char* kLegacyResponseIdentifier = "ACMD";  // command.fbs, when it held DeviceResponse too
 
 Bytes finish(FlatBufferBuilder& builder) {
@@ -22,11 +28,11 @@ Bytes bytes_of(const flatbuffers::Vector<std::uint8_t>* value) {
   return value == nullptr ? Bytes() : Bytes(value->begin(), value->end());
 }
 
-const char* c_str_or_null(const std::string& value) { return value.empty() ? nullptr : value.c_str(); }
-
 Offset<flatbuffers::Vector<Offset<command::Arg>>> encode_args(FlatBufferBuilder& builder, const Args& args) {
   std::vector<Offset<command::Arg>> out;
-  for (const auto& [name, value] : args) out.push_back(command::CreateArgDirect(builder, name.c_str(), value.c_str()));
+  for (const auto& [name, value] : args) {
+    out.push_back(command::CreateArg(builder, builder.CreateString(name), builder.CreateString(value)));
+  }
   return builder.CreateVector(out);
 }
 
@@ -47,7 +53,9 @@ class Aligned {
  public:
   explicit Aligned(std::span<const std::uint8_t> bytes) : view_(bytes) {
     if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) == 0) return;
-    storage_.resize((bytes.size() + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t));
+    // One word more than needed, never none: memcpy must not be given a null pointer even for an
+    // empty input (found by tests/fuzz).
+    storage_.resize(bytes.size() / sizeof(std::uint64_t) + 1);
     std::memcpy(storage_.data(), bytes.data(), bytes.size());
     view_ = std::span(reinterpret_cast<const std::uint8_t*>(storage_.data()), bytes.size());
   }
@@ -69,7 +77,7 @@ class Aligned {
                                root_name));
       return nullptr;
     }
-    flatbuffers::Verifier verifier(view_.data(), view_.size());
+    flatbuffers::Verifier verifier(view_.data(), view_.size(), kMaxDepth, kMaxTables);
     if (!verifier.VerifyBuffer<Root>(found)) {
       explain(why, fmt::format("does not verify as a {} (a field missing, out of bounds or of the wrong type)", root_name));
       return nullptr;
@@ -112,34 +120,50 @@ Bytes encode(const DeviceCommand& message) {
   return finish(builder);
 }
 
+// Strings are written with their length, never through c_str(): an id or detail that holds a NUL
+// byte (FlatBuffers strings may) must come back as it was decoded.
+Offset<flatbuffers::String> string_or_null(FlatBufferBuilder& builder, const std::string& value) {
+  return value.empty() ? Offset<flatbuffers::String>() : builder.CreateString(value);
+}
+
+Offset<flatbuffers::Vector<std::uint8_t>> bytes_or_null(FlatBufferBuilder& builder, const Bytes& value) {
+  return value.empty() ? Offset<flatbuffers::Vector<std::uint8_t>>() : builder.CreateVector(value);
+}
+
 Bytes encode(const DeviceResponse& message) {
   FlatBufferBuilder builder;
-  command::FinishDeviceResponseBuffer(
-      builder, command::CreateDeviceResponseDirect(builder, message.interaction_id.str().c_str(), message.status,
-                                                   message.detail.c_str(),
-                                                   message.payload.empty() ? nullptr : &message.payload));
+  const auto id = builder.CreateString(message.interaction_id.str());
+  const auto detail = builder.CreateString(message.detail);
+  const auto payload = bytes_or_null(builder, message.payload);
+  command::FinishDeviceResponseBuffer(builder,
+                                      command::CreateDeviceResponse(builder, id, message.status, detail, payload));
   return finish(builder);
 }
 
 Bytes encode(const Transaction& message) {
   FlatBufferBuilder builder;
+  const auto interaction = builder.CreateString(message.interaction_id.str());
+  const auto command = builder.CreateString(message.command_id.str());
+  const auto device = builder.CreateString(message.device.str());
+  const auto payload = bytes_or_null(builder, message.payload);
+  const auto detail = string_or_null(builder, message.detail);
   transaction::FinishTransactionBuffer(
       builder,
-      transaction::CreateTransactionDirect(builder, message.interaction_id.str().c_str(), message.command_id.str().c_str(),
-                                           message.device.str().c_str(), message.phase, message.attempt,
-                                           message.payload.empty() ? nullptr : &message.payload, message.time_ms,
-                                           c_str_or_null(message.detail), message.command_partition,
-                                           message.command_offset));
+      transaction::CreateTransaction(builder, interaction, command, device, message.phase, message.attempt, payload,
+                                     message.time_ms, detail, message.command_partition, message.command_offset));
   return finish(builder);
 }
 
 Bytes encode(const Outcome& message) {
   FlatBufferBuilder builder;
+  const auto command = builder.CreateString(message.command_id.str());
+  const auto interaction = builder.CreateString(message.interaction_id.str());
+  const auto device = builder.CreateString(message.device.str());
+  const auto response = bytes_or_null(builder, message.response);
+  const auto detail = string_or_null(builder, message.detail);
   event::FinishCommandOutcomeBuffer(
-      builder, event::CreateCommandOutcomeDirect(builder, message.command_id.str().c_str(),
-                                                 message.interaction_id.str().c_str(), message.device.str().c_str(),
-                                                 message.status, message.response.empty() ? nullptr : &message.response,
-                                                 message.latency_ms, c_str_or_null(message.detail)));
+      builder, event::CreateCommandOutcome(builder, command, interaction, device, message.status, response,
+                                           message.latency_ms, detail));
   return finish(builder);
 }
 

@@ -9,6 +9,8 @@
 #include <toml++/toml.h>
 
 #include "archer/core/config_keys.h"
+#include "archer/core/secret_file.h"
+#include "archer/core/secrets.h"
 #include "archer/core/toml_reader.h"
 #include "archer/core/units.h"
 
@@ -39,6 +41,13 @@ void check_file_exists(TableReader& reader, std::string_view key, const std::fil
   if (!std::filesystem::is_regular_file(path, ec)) reader.error(key, fmt::format("file '{}' does not exist", path.string()));
 }
 
+// The secret a `..._file` key names, or nullopt with the problem reported at `key`.
+std::optional<std::string> read_secret(std::string_view value, const std::filesystem::path& base, std::string& error) {
+  std::optional<std::filesystem::path> file = secret_file_path(value, base, error);
+  if (!file) return std::nullopt;
+  return read_secret_file(*file, is_credential_reference(value), error);
+}
+
 void read_gateway(TableReader& reader, Config& config) {
   auto id = reader.string("id", true);
   check_id(reader, "id", id);
@@ -60,8 +69,10 @@ void read_mqtt(TableReader& reader, Config& config, const std::filesystem::path&
   if (auto keepalive = reader.duration("keepalive")) mqtt.keepalive = *keepalive;
   mqtt.username = reader.string("username");
   if (auto file = reader.string("password_file")) {
-    mqtt.password_file = resolve(base, *file);
-    check_file_exists(reader, "password_file", *mqtt.password_file);
+    std::string error;
+    mqtt.password_file = secret_file_path(*file, base, error).value_or(*file);
+    mqtt.password = read_secret(*file, base, error);
+    if (!mqtt.password) reader.error("password_file", error);
   }
   if (const toml::table* tls_table = reader.table("tls")) {
     TableReader tls = reader.nested(*tls_table, reader.key_path("tls"), config_keys_of("mqtt.tls"));
@@ -75,23 +86,52 @@ void read_mqtt(TableReader& reader, Config& config, const std::filesystem::path&
     if (out.cert_file.empty() != out.key_file.empty()) tls.error("cert_file", "cert_file and key_file go together");
     mqtt.tls = out;
   }
+  // A TLS uri without [mqtt.tls] verifies the broker against the system's trust store; [mqtt.tls]
+  // with a plain uri would look protected and send everything in the clear.
   const bool secure_uri = mqtt.uri.rfind("ssl://", 0) == 0 || mqtt.uri.rfind("mqtts://", 0) == 0 || mqtt.uri.rfind("wss://", 0) == 0;
-  if (secure_uri && !mqtt.tls) reader.error("uri", "an ssl:// broker needs an [mqtt.tls] table");
+  if (mqtt.tls && !secure_uri && !mqtt.uri.empty()) {
+    reader.error("tls", fmt::format("[mqtt.tls] is set but mqtt.uri '{}' is not a TLS one: use ssl://, mqtts:// or "
+                                    "wss:// in mqtt.uri, or remove [mqtt.tls]",
+                                    mqtt.uri));
+  }
 }
 
 // Here the properties only have to be scalars; librdkafka judges them in the startup check
-// (bridge/daemon/startup_check.h), placed with the positions recorded here.
-void read_kafka(const toml::table& table, Config& config, ConfigErrors& errors) {
+// (bridge/daemon/startup_check.h), placed with the positions recorded here. A credential comes from
+// a file: `"NAME_file" = "path"` for a secret property NAME (archer/core/secrets.h) is read now and
+// handed on as NAME; NAME itself, inline, is an error.
+void read_kafka(const toml::table& table, Config& config, ConfigErrors& errors, const std::filesystem::path& base) {
   config.positions.add("kafka", position_of(table));
   for (const auto& [key, value] : in_file_order(table)) {
-    config.positions.add(kafka_key(key->str()), position_of(*value));
+    const std::string name(key->str());
+    config.positions.add(kafka_key(name), position_of(*value));
     auto text = scalar_text(*value);
     if (!text) {
-      errors.add(position_of(*value), kafka_key(key->str()),
-                 "expected a string, number or boolean (a librdkafka property)");
+      errors.add(position_of(*value), kafka_key(name), "expected a string, number or boolean (a librdkafka property)");
       continue;
     }
-    config.kafka.properties.emplace_back(std::string(key->str()), std::move(*text));
+    if (is_secret_property(name)) {
+      errors.add(position_of(*value), kafka_key(name),
+                 fmt::format("a credential is never written in the config: use \"{}_file\" = \"/path\" "
+                             "(a file of mode 0600 holding it)",
+                             name));
+      continue;
+    }
+    constexpr std::string_view kFileSuffix = "_file";
+    const std::string stem = name.ends_with(kFileSuffix) ? name.substr(0, name.size() - kFileSuffix.size()) : "";
+    if (!stem.empty() && is_secret_property(stem)) {
+      std::string error;
+      std::optional<std::string> secret = read_secret(*text, base, error);
+      if (!secret) {
+        errors.add(position_of(*value), kafka_key(name), error);
+        continue;
+      }
+      // librdkafka's words about the property then point at the line of its file.
+      config.positions.add(kafka_key(stem), position_of(*value));
+      config.kafka.properties.emplace_back(stem, std::move(*secret));
+      continue;
+    }
+    config.kafka.properties.emplace_back(name, std::move(*text));
   }
   const bool has_bootstrap = std::any_of(config.kafka.properties.begin(), config.kafka.properties.end(), [](const auto& p) {
     return p.first == "bootstrap.servers" || p.first == "metadata.broker.list";
@@ -136,7 +176,8 @@ void read_http(TableReader& reader, Config& config) {
   const std::size_t colon = listen->rfind(':');
   HttpConfig http;
   unsigned port = 0;
-  const char* port_begin = listen->data() + colon + 1;
+  // No colon: the port is empty (not data() + npos + 1, which overflows; found by tests/fuzz).
+  const char* port_begin = listen->data() + (colon == std::string::npos ? listen->size() : colon + 1);
   const char* port_end = listen->data() + listen->size();
   const bool ok = colon != std::string::npos && colon != 0 &&
                   std::from_chars(port_begin, port_end, port).ptr == port_end && port_begin != port_end && port <= 65535;
@@ -384,7 +425,7 @@ ConfigResult parse_config(std::string_view text, const std::filesystem::path& fi
       TableReader mqtt = reader.nested(*table, "mqtt", config_keys_of("mqtt"));
       read_mqtt(mqtt, config, base);
     }
-    if (const auto* table = required("kafka")) read_kafka(*table, config, errors);
+    if (const auto* table = required("kafka")) read_kafka(*table, config, errors, base);
     if (const auto* table = reader.table("spool")) {
       TableReader spool = reader.nested(*table, "spool", config_keys_of("spool"));
       read_spool(spool, config, base);

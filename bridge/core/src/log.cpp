@@ -6,6 +6,7 @@
 #include <string>
 
 #include "archer/core/clock.h"
+#include "archer/core/secrets.h"
 
 namespace archer::log {
 namespace {
@@ -232,7 +233,9 @@ void write(Level level, std::string_view component, std::string_view message) {
   const std::uint64_t suppressed = t_suppressed;
   t_suppressed = 0;
   const std::string timestamp = timestamps_enabled() ? format_utc(unix_ms()) : std::string();
-  const std::string line = format_line(format(), timestamp, level, component, message, suppressed);
+  // Whatever quotes a secret (a library's message, an error), the line never carries it.
+  const std::string line =
+      format_line(format(), timestamp, level, component, without_remembered_secrets(std::string(message)), suppressed);
   // One write(2) per line: concurrent lines never interleave. A failed write has nowhere to go.
   [[maybe_unused]] const auto written = ::write(STDERR_FILENO, line.data(), line.size());
 }

@@ -34,11 +34,34 @@ std::vector<std::string_view> split_levels(std::string_view topic) {
   }
 }
 
+std::size_t level_count(std::string_view topic) { return 1 + std::count(topic.begin(), topic.end(), '/'); }
+
+// Templates come from the config and are quoted whole in errors; one beyond the limits is not.
+std::string shown(std::string_view text) {
+  return text.size() <= 80 ? std::string(text) : std::string(text.substr(0, 80)) + "...";
+}
+
 }  // namespace
+
+std::optional<std::string> topic_limit_problem(std::string_view topic) {
+  if (topic.size() > kMaxTopicBytes) return fmt::format("topic of {} bytes exceeds {}", topic.size(), kMaxTopicBytes);
+  if (const std::size_t levels = level_count(topic); levels > kMaxTopicLevels) {
+    return fmt::format("topic of {} levels exceeds {}", levels, kMaxTopicLevels);
+  }
+  return std::nullopt;
+}
 
 std::optional<TopicTemplate> TopicTemplate::parse(std::string_view text, std::string& error) {
   if (text.empty()) {
     error = "a topic template must not be empty";
+    return std::nullopt;
+  }
+  if (text.size() > kMaxTopicBytes) {
+    error = fmt::format("'{}': a topic template of {} bytes exceeds {}", shown(text), text.size(), kMaxTopicBytes);
+    return std::nullopt;
+  }
+  if (const std::size_t levels = level_count(text); levels > kMaxTopicLevels) {
+    error = fmt::format("'{}': {} levels exceed {}", shown(text), levels, kMaxTopicLevels);
     return std::nullopt;
   }
   TopicTemplate result;
@@ -62,6 +85,10 @@ std::optional<TopicTemplate> TopicTemplate::parse(std::string_view text, std::st
       }
       if (result.has_capture(name)) {
         error = fmt::format("'{}': capture {{{}}} appears twice", text, name);
+        return std::nullopt;
+      }
+      if (result.capture_names_.size() == kMaxCaptures) {
+        error = fmt::format("'{}': more than {} captures", text, kMaxCaptures);
         return std::nullopt;
       }
       result.levels_.push_back({Kind::capture, std::string(name)});
@@ -102,6 +129,7 @@ bool TopicTemplate::has_wildcards() const {
 
 bool TopicTemplate::match(std::string_view topic, std::vector<std::string_view>& captures) const {
   captures.clear();
+  if (topic_limit_problem(topic)) return false;
   // MQTT 4.7.2: topics beginning with '$' are not matched by a filter starting with a wildcard.
   if (!topic.empty() && topic.front() == '$' && !levels_.empty() && levels_.front().kind != Kind::literal) return false;
   std::size_t start = 0;
@@ -144,6 +172,10 @@ bool TopicTemplate::overlaps(const TopicTemplate& other) const {
 }
 
 std::optional<StringTemplate> StringTemplate::parse(std::string_view text, std::string& error) {
+  if (text.size() > kMaxTopicBytes) {
+    error = fmt::format("'{}': a template of {} bytes exceeds {}", shown(text), text.size(), kMaxTopicBytes);
+    return std::nullopt;
+  }
   StringTemplate result;
   result.text_ = std::string(text);
   std::size_t position = 0;
@@ -167,6 +199,10 @@ std::optional<StringTemplate> StringTemplate::parse(std::string_view text, std::
     const std::string_view name = text.substr(open + 1, close - open - 1);
     if (!is_valid_name(name)) {
       error = fmt::format("'{}': '{}' is not a valid placeholder name (letters, digits, '_')", text, name);
+      return std::nullopt;
+    }
+    if (result.names_.size() == kMaxCaptures) {
+      error = fmt::format("'{}': more than {} placeholders", text, kMaxCaptures);
       return std::nullopt;
     }
     result.pieces_.push_back({true, std::string(name)});

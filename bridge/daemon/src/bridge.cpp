@@ -46,7 +46,7 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   const MqttConfig& b = fresh.mqtt;
   if (a.uri != b.uri || a.client_id != b.client_id || a.session_expiry != b.session_expiry ||
       a.keepalive != b.keepalive || a.username != b.username || a.password_file != b.password_file ||
-      a.tls.has_value() != b.tls.has_value()) {
+      a.password != b.password || a.tls.has_value() != b.tls.has_value()) {
     out.push_back("[mqtt]");
   }
   if (running.kafka.properties != fresh.kafka.properties) out.push_back("[kafka]");

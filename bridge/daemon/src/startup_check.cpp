@@ -16,6 +16,7 @@
 #include "archer/transport/kafka_log.h"
 #include "archer/transport/kafka_producer.h"
 #include "archer/transport/kafka_reader.h"
+#include "archer/transport/mqtt_tls.h"
 
 namespace archer::daemon {
 namespace {
@@ -26,6 +27,7 @@ class Problems {
   explicit Problems(const Config& config) : config_(config), errors_(config.file.string()) {}
   void add(const std::string& key, std::string_view message) { errors_.add(config_.positions.of(key), key, message); }
   std::vector<std::string> sorted() const { return errors_.sorted(); }
+  std::size_t count() const { return errors_.sorted().size(); }
 
  private:
   const Config& config_;
@@ -125,13 +127,22 @@ void check_readable(const std::string& key, const std::filesystem::path& file, P
 }
 
 void check_mqtt(const Config& config, Problems& problems) {
-  if (config.mqtt.password_file) check_readable("mqtt.password_file", *config.mqtt.password_file, problems);
   if (!config.mqtt.tls) return;
   const MqttTlsConfig& tls = *config.mqtt.tls;
+  bool readable = true;
   for (const auto& [key, file] : {std::pair{"mqtt.tls.ca_file", &tls.ca_file},
                                   {"mqtt.tls.cert_file", &tls.cert_file},
                                   {"mqtt.tls.key_file", &tls.key_file}}) {
-    if (!file->empty()) check_readable(key, *file, problems);
+    if (file->empty()) continue;
+    const std::size_t before = problems.count();
+    check_readable(key, *file, problems);
+    readable = readable && problems.count() == before;
+  }
+  // Loaded as a connection loads them: a key that is not the certificate's, or is encrypted, fails
+  // here rather than at every connect.
+  if (!readable) return;
+  for (const transport::TlsFileProblem& problem : transport::tls_file_problems(tls)) {
+    problems.add(problem.key.empty() ? "mqtt.tls" : "mqtt.tls." + problem.key, problem.message);
   }
 }
 

@@ -201,7 +201,9 @@ void KafkaProducer::EventLogger::event_cb(RdKafka::Event& event) {
 void KafkaProducer::EventLogger::handle(RdKafka::Event& event) {
   switch (event.type()) {
     case RdKafka::Event::EVENT_ERROR:
-      if (event.fatal()) {
+      if (event.err() == RdKafka::ERR__AUTHENTICATION) {
+        refused_credentials(event.str());
+      } else if (event.fatal()) {
         fatal = true;
         log::error("kafka", "fatal producer error: {}: {}", RdKafka::err2str(event.err()), event.str());
       } else
@@ -211,6 +213,8 @@ void KafkaProducer::EventLogger::handle(RdKafka::Event& event) {
       take_stats(event.str());
       break;
     case RdKafka::Event::EVENT_LOG:
+      // A refused login comes as an error event too (above), with the hint.
+      if (event.fac() == "FAIL" && event.str().find("authentication") != std::string::npos) break;
       if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING)
         log::warn("kafka", "{}: {}", event.fac(), event.str());
       break;
@@ -219,12 +223,23 @@ void KafkaProducer::EventLogger::handle(RdKafka::Event& event) {
   }
 }
 
+void KafkaProducer::EventLogger::refused_credentials(const std::string& text) {
+  credentials_refused = true;
+  std::uint64_t suppressed = 0;
+  if (!authentication_limit_.allow(suppressed)) return;
+  log::error("kafka",
+             "Kafka refused the {} producer's credentials: check [kafka] \"sasl.username\" and \"sasl.password_file\" "
+             "(or the client certificate and \"ssl.key.password_file\"); records wait in the spool meanwhile: {}{}",
+             client, text, suppressed > 0 ? fmt::format(" ({} more since the last line)", suppressed) : "");
+}
+
 void KafkaProducer::EventLogger::take_stats(const std::string& json) {
   const std::optional<KafkaStats> stats = parse_kafka_stats(json);
   if (!stats) return;
   const std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
   if (!stats->unreachable()) {
     unreachable_since_ns = 0;
+    if (stats->brokers_up() > 0) credentials_refused = false;
   } else if (unreachable_since_ns.load() == 0) {
     unreachable_since_ns = now;
   }
@@ -247,11 +262,12 @@ void KafkaProducer::EventLogger::take_stats(const std::string& json) {
   }
 }
 
-std::string kafka_unreachable_reason(std::chrono::milliseconds away) {
+std::string kafka_unreachable_reason(std::chrono::milliseconds away, bool credentials_refused) {
   constexpr std::chrono::seconds kGrace{3};
   if (away < kGrace) return {};
-  return fmt::format("kafka: no broker reachable for {} s",
-                     std::chrono::duration_cast<std::chrono::seconds>(away).count());
+  return fmt::format("kafka: no broker reachable for {} s{}",
+                     std::chrono::duration_cast<std::chrono::seconds>(away).count(),
+                     credentials_refused ? " (Kafka refuses the credentials: see the log)" : "");
 }
 
 std::chrono::milliseconds KafkaProducer::unreachable_for() const {

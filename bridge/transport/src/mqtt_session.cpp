@@ -1,10 +1,13 @@
 #include "archer/transport/mqtt_session.h"
 
-#include <fstream>
+#include <map>
+#include <mutex>
 #include <random>
+#include <utility>
 
 #include "archer/core/callback_guard.h"
 #include "archer/core/log.h"
+#include "archer/transport/mqtt_tls.h"
 
 namespace archer::transport {
 namespace {
@@ -16,12 +19,48 @@ constexpr auto kReconnectMax = std::chrono::seconds(30);
 // through a token Paho C++ no longer holds: a crash at exit, seen under AddressSanitizer after a
 // pause that came right after a connect.
 constexpr auto kSubscriptionSettle = std::chrono::seconds(5);
+// A failed connect is looked into once more (mqtt_tls.h) within about twice this.
+constexpr auto kTlsDiagnosisTimeout = std::chrono::seconds(3);
+// How often a reason for a failed connect that keeps coming back is written again.
+constexpr auto kRepeatInterval = std::chrono::seconds(60);
 
-std::string read_password(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::string password;
-  std::getline(in, password);
-  return password;
+// Writes a line the first time it comes, then at most once per kRepeatInterval while it keeps
+// coming back, saying how many were held back. One for the process: the gateway's sessions all
+// reach the same broker, and a broker that refuses one refuses them all for the same reason.
+class RepeatedLines {
+ public:
+  // True when `line` may be written now; `held` is then how many identical lines were held back.
+  bool allow(const std::string& line, std::uint64_t& held) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    if (seen_.size() > 64) seen_.clear();  // reasons come from a small set; never grow without bound
+    auto [entry, fresh] = seen_.try_emplace(line);
+    if (!fresh && now < entry->second.next) {
+      ++entry->second.held;
+      return false;
+    }
+    held = std::exchange(entry->second.held, 0);
+    entry->second.next = now + kRepeatInterval;
+    return true;
+  }
+  // A connect ended the run: the next failure is news again, whatever it says.
+  void forget() {
+    std::lock_guard lock(mutex_);
+    seen_.clear();
+  }
+
+ private:
+  struct Seen {
+    std::chrono::steady_clock::time_point next;
+    std::uint64_t held = 0;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Seen> seen_;
+};
+
+RepeatedLines& failed_connect_lines() {
+  static RepeatedLines lines;
+  return lines;
 }
 
 }  // namespace
@@ -103,12 +142,17 @@ void MqttSession::build_connect_options() {
                      .keep_alive_interval(std::chrono::duration_cast<std::chrono::seconds>(config_.keepalive))
                      .connect_timeout(std::chrono::seconds(10));
   if (config_.username) builder.user_name(*config_.username);
-  if (config_.password_file) builder.password(read_password(*config_.password_file));
-  if (config_.tls) {
+  if (config_.password) builder.password(*config_.password);  // read with the config (archer/core/secret_file.h)
+  if (is_tls_uri(config_.uri)) {
+    // The server certificate is verified (against ca_file, else the system's trust store) and so is
+    // the URI's host against it (Paho's `verify`, off by default); TLS 1.2 is the minimum through
+    // the cipher list (mqtt_tls.h says why). No error handler: Paho C++ 1.2.0's is unsafe (mqtt_tls.h).
+    const MqttTlsConfig tls = config_.tls.value_or(MqttTlsConfig{});
     auto ssl = mqtt::ssl_options_builder();
-    if (!config_.tls->ca_file.empty()) ssl.trust_store(config_.tls->ca_file.string());
-    if (!config_.tls->cert_file.empty()) ssl.key_store(config_.tls->cert_file.string());
-    if (!config_.tls->key_file.empty()) ssl.private_key(config_.tls->key_file.string());
+    ssl.enable_server_cert_auth(true).verify(true).enabled_cipher_suites(kMqttTlsCiphers);
+    if (!tls.ca_file.empty()) ssl.trust_store(tls.ca_file.string());
+    if (!tls.cert_file.empty()) ssl.key_store(tls.cert_file.string());
+    if (!tls.key_file.empty()) ssl.private_key(tls.key_file.string());
     builder.ssl(ssl.finalize());
   }
   connect_options_ = builder.finalize();
@@ -178,11 +222,15 @@ void MqttSession::connect_until_stopped() {
     while (!stopping_ && !paused_) {
       lock.unlock();
       bool connected = false;
+      std::string failure = "no answer within 15 s";
+      bool broker_refused = false;  // the broker answered CONNECT with a refusal: TLS was fine
       try {
         connected = client_->connect(connect_options_)->wait_for(std::chrono::seconds(15));
       } catch (const mqtt::exception& error) {
-        log::warn("mqtt", "cannot connect to {}: {}", config_.uri, error.what());
+        failure = error.what();
+        broker_refused = error.get_return_code() > 0;
       }
+      if (!connected && !stopping_) report_failed_connect(failure, broker_refused);
       lock.lock();
       if (connected) break;
       const auto wait =
@@ -194,10 +242,35 @@ void MqttSession::connect_until_stopped() {
   }
 }
 
+void MqttSession::report_failed_connect(const std::string& failure, bool broker_refused) {
+  // Paho says "TCP/TLS connect failure" whatever went wrong; for a TLS broker, find out what.
+  std::string line;
+  bool tls_refused = false;
+  if (is_tls_uri(config_.uri) && !broker_refused) {
+    const TlsDiagnosis found = diagnose_tls(config_.uri, config_.tls.value_or(MqttTlsConfig{}), kTlsDiagnosisTimeout);
+    if (found.stage == TlsDiagnosis::Stage::refused) {
+      line = fmt::format("TLS handshake with {} failed: {}", config_.uri, found.cause);
+      tls_refused = true;
+    } else if (found.stage == TlsDiagnosis::Stage::unreachable) {
+      line = fmt::format("cannot connect to {}: {}", config_.uri, found.cause);
+    }
+  }
+  if (line.empty()) line = fmt::format("cannot connect to {}: {}", config_.uri, failure);
+  std::uint64_t held = 0;
+  if (!failed_connect_lines().allow(line, held)) return;
+  const std::string repeated = held == 0 ? "" : fmt::format(" ({} more times since the last such line)", held);
+  if (tls_refused) {
+    log::error("mqtt", "{}{}", line, repeated);
+  } else {
+    log::warn("mqtt", "{}{}", line, repeated);
+  }
+}
+
 void MqttSession::on_connected() {
   // Runs on Paho's thread after every (re)connect. Subscribing again is harmless when the broker
   // kept the session, and necessary when it expired.
   log::info("mqtt", "connected to {} as {}", config_.uri, config_.client_id);
+  failed_connect_lines().forget();
   const auto wanted = subscriptions();
   pending_subacks_ = static_cast<int>(wanted.size());
   if (wanted.empty()) {

@@ -18,8 +18,8 @@
 #include "archer/testing/wait.h"
 #include "archer/transport/kafka_admin.h"
 
-#ifndef ARCHER_KAFKA_VERSION
-#error "archer::testing needs ARCHER_KAFKA_VERSION (read from scripts/kafka/version by tests/harness/CMakeLists.txt)"
+#if !defined(ARCHER_KAFKA_VERSION) || !defined(ARCHER_KAFKA_SCRAM_VERSION)
+#error "archer::testing needs ARCHER_KAFKA_VERSION and ARCHER_KAFKA_SCRAM_VERSION (tests/harness/CMakeLists.txt)"
 #endif
 
 namespace archer::testing {
@@ -72,7 +72,9 @@ void write_text(const std::filesystem::path& file, const std::string& text) {
 
 std::string ApacheKafka::version() { return ARCHER_KAFKA_VERSION; }
 
-std::filesystem::path ApacheKafka::home() {
+std::string ApacheKafka::scram_version() { return ARCHER_KAFKA_SCRAM_VERSION; }
+
+std::filesystem::path ApacheKafka::home(const std::string& release) {
   std::filesystem::path cache;
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
     cache = xdg;
@@ -83,28 +85,36 @@ std::filesystem::path ApacheKafka::home() {
   } else {
     cache = "/nonexistent/.cache";
   }
-  return cache / "archer" / ("kafka-" + version());
+  return cache / "archer" / ("kafka-" + release);
 }
 
-bool ApacheKafka::available(std::string& why) {
+bool ApacheKafka::available(std::string& why, const std::string& release) {
   if (!on_path("java")) {
     why = "java is not installed (real-broker tests skipped)";
     return false;
   }
-  if (!std::filesystem::exists(home() / "fetched")) {
-    why = fmt::format("Apache Kafka {} is not fetched into {}: run scripts/kafka.sh fetch (real-broker tests skipped)",
-                      version(), home().string());
+  if (!std::filesystem::exists(home(release) / "fetched")) {
+    // Only the default release's absence skips a whole test program (ctest matches the words).
+    why = release == version()
+              ? fmt::format(
+                    "Apache Kafka {} is not fetched into {}: run scripts/kafka.sh fetch (real-broker tests skipped)",
+                    release, home(release).string())
+              : fmt::format(
+                    "Apache Kafka {} is not fetched into {}: run ARCHER_KAFKA_VERSION={} scripts/kafka.sh fetch "
+                    "(the tests on it skipped)",
+                    release, home(release).string(), release);
     return false;
   }
   return true;
 }
 
-ApacheKafka::ApacheKafka(ApacheKafkaOptions options) : options_(std::move(options)) {
+ApacheKafka::ApacheKafka(ApacheKafkaOptions options)
+    : options_(std::move(options)), version_(options_.version.empty() ? version() : options_.version) {
   if (options_.brokers < 1) throw std::invalid_argument("ApacheKafka: at least one broker");
   if (!options_.separate_controller && options_.brokers != 1) {
     throw std::invalid_argument("ApacheKafka: a combined node is one node; use controller_and_brokers(n)");
   }
-  if (std::string why; !available(why)) throw std::runtime_error(why);
+  if (std::string why; !available(why, version_)) throw std::runtime_error(why);
   cluster_id_ = random_cluster_id();
   for (int id = 1; id <= options_.brokers; ++id) {
     Node& n = nodes_.emplace_back();
@@ -148,7 +158,19 @@ ApacheKafka::~ApacheKafka() {
   }
 }
 
-std::string ApacheKafka::name() const { return "Apache Kafka " + version(); }
+std::string ApacheKafka::name() const { return "Apache Kafka " + version_; }
+
+std::string ApacheKafka::listener_bootstrap(const std::string& name) const {
+  std::string out;
+  for (const auto& n : nodes_) {
+    const auto found = n.listener_ports.find(name);
+    if (found == n.listener_ports.end()) continue;
+    if (!out.empty()) out += ",";
+    out += fmt::format("127.0.0.1:{}", found->second);
+  }
+  if (out.empty()) throw std::invalid_argument("ApacheKafka: no listener " + name);
+  return out;
+}
 
 bool ApacheKafka::try_start_all(std::string& failure) {
   std::set<std::uint16_t> taken;
@@ -161,6 +183,10 @@ bool ApacheKafka::try_start_all(std::string& failure) {
   for (auto& n : nodes_) {
     n.port = n.broker ? pick() : 0;
     n.controller_port = n.controller ? pick() : 0;
+    n.listener_ports.clear();
+    for (const auto& listener : options_.listeners) {
+      if (n.broker) n.listener_ports[listener.name] = pick();
+    }
   }
   bootstrap_.clear();
   for (const auto& n : nodes_) {
@@ -206,8 +232,14 @@ void ApacheKafka::write_configs() {
     std::vector<std::string> listeners;
     if (n.broker) {
       listeners.push_back(fmt::format("PLAINTEXT://127.0.0.1:{}", n.port));
-      config["advertised.listeners"] = listeners.back();
+      for (const auto& listener : options_.listeners) {
+        listeners.push_back(fmt::format("{}://127.0.0.1:{}", listener.name, n.listener_ports.at(listener.name)));
+      }
+      config["advertised.listeners"] = fmt::format("{}", fmt::join(listeners, ","));
       config["inter.broker.listener.name"] = "PLAINTEXT";
+    }
+    for (const auto& listener : options_.listeners) {
+      config["listener.security.protocol.map"] += fmt::format(",{}:{}", listener.name, listener.protocol);
     }
     if (n.controller) listeners.push_back(fmt::format("CONTROLLER://127.0.0.1:{}", n.controller_port));
     config["listeners"] = fmt::format("{}", fmt::join(listeners, ","));
@@ -250,9 +282,13 @@ std::vector<std::string> java_command(const std::filesystem::path& node_dir, con
 void ApacheKafka::format_storage() {
   std::vector<std::unique_ptr<Process>> formats;
   for (const auto& n : nodes_) {
-    auto argv = java_command(n.dir, home() / "libs");
+    auto argv = java_command(n.dir, home(version_) / "libs");
     for (std::string arg : {"kafka.tools.StorageTool", "format", "-t", cluster_id_.c_str(), "-c"}) argv.push_back(arg);
     argv.push_back((n.dir / "server.properties").string());
+    for (const std::string& credential : options_.scram_credentials) {
+      argv.push_back("--add-scram");
+      argv.push_back(credential);
+    }
     formats.push_back(std::make_unique<Process>(
         argv, ProcessOptions{}.without_stdout_capture().with_stderr_file(n.dir / "format.out")));
   }
@@ -267,7 +303,7 @@ void ApacheKafka::format_storage() {
 }
 
 void ApacheKafka::launch(Node& n) {
-  auto argv = java_command(n.dir, home() / "libs");
+  auto argv = java_command(n.dir, home(version_) / "libs");
   argv.push_back("kafka.Kafka");
   argv.push_back((n.dir / "server.properties").string());
   n.paused = false;

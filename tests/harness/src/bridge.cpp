@@ -26,7 +26,8 @@ std::optional<std::uint16_t> own_http_port(const std::string& sections) {
 }  // namespace
 
 Bridge::Bridge(const std::string& mqtt_uri, const std::string& bootstrap, const std::string& sections,
-               const std::string& client_id, const std::string& kafka_properties, const std::string& gateway_id)
+               const std::string& client_id, const std::string& kafka_properties, const std::string& gateway_id,
+               const std::string& mqtt_properties)
     : config_file_(dir_ / "gateway.toml") {
   const auto own_port = own_http_port(sections);
   http_port_ = own_port.value_or(free_port());
@@ -38,6 +39,7 @@ id = "{}"
 uri = "{}"
 client_id = "{}"
 session_expiry = "1h"
+{}
 
 [kafka]
 "bootstrap.servers" = "{}"
@@ -49,8 +51,8 @@ session_expiry = "1h"
 dir = "{}"
 
 {})",
-                                             gateway_id, mqtt_uri, client_id, bootstrap, kafka_properties, http,
-                                             (dir_ / "spool").string(), sections);
+                                             gateway_id, mqtt_uri, client_id, mqtt_properties, bootstrap,
+                                             kafka_properties, http, (dir_ / "spool").string(), sections);
 }
 
 Bridge::~Bridge() {

@@ -74,9 +74,13 @@ Certificate TestCa::issue(const CertificateRequest& request) {
   const auto ext = dir_ / (base + ".ext");
   const auto log = dir_ / (base + "-openssl.log");
   const auto plain_key = request.key_password.empty() ? out.key : dir_ / (base + ".plain.key");
-  openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-           plain_key.string(), "-out", csr.string(), "-subj", "/CN=" + request.common_name},
-          log);
+  std::vector<std::string> key_type{"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"};
+  if (request.rsa) key_type = {"-newkey", "rsa:2048"};
+  std::vector<std::string> make{"req", "-new"};
+  make.insert(make.end(), key_type.begin(), key_type.end());
+  make.insert(make.end(),
+              {"-nodes", "-keyout", plain_key.string(), "-out", csr.string(), "-subj", "/CN=" + request.common_name});
+  openssl(make, log);
   std::string extensions =
       "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
       "extendedKeyUsage=serverAuth,clientAuth\n";

@@ -38,15 +38,18 @@ Mosquitto::~Mosquitto() { stop(); }
 
 std::string Mosquitto::uri() const { return fmt::format("tcp://127.0.0.1:{}", port_); }
 
+std::string Mosquitto::tls_uri(const std::string& host) const { return fmt::format("ssl://{}:{}", host, tls_port_); }
+
 bool Mosquitto::start_on(std::uint16_t port) {
   const auto conf = dir_ / "mosquitto.conf";
+  const std::uint16_t tls_port = !options_.tls ? 0 : tls_port_ != 0 ? tls_port_ : free_port();
   {
     std::ofstream out(conf, std::ios::trunc);
     // Running as root, mosquitto would switch to the `mosquitto` user, which cannot write into our
     // temp dir; naming the current user keeps it as is.
     out << "user " << current_user() << "\n"
         << "listener " << port << " 127.0.0.1\n"
-        << "allow_anonymous true\n"
+        << "allow_anonymous " << (options_.allow_anonymous ? "true" : "false") << "\n"
         << "persistence true\n"
         << "persistence_location " << dir_.path().string() << "/\n"
         << "persistence_file mosquitto.db\n"
@@ -60,18 +63,30 @@ bool Mosquitto::start_on(std::uint16_t port) {
         << "log_timestamp_format %Y-%m-%dT%H:%M:%S\n"
         << "connection_messages true\n"
         << options_.extra_config << "\n";
+    if (const auto& tls = options_.tls) {
+      // Last, so that the lines above stay the plain listener's.
+      out << "listener " << tls_port << " 127.0.0.1\n"
+          << "cafile " << tls->cafile.string() << "\n"
+          << "certfile " << tls->certfile.string() << "\n"
+          << "keyfile " << tls->keyfile.string() << "\n"
+          << "tls_version " << tls->tls_version << "\n"
+          << "require_certificate " << (tls->require_certificate ? "true" : "false") << "\n";
+    }
     if (!out) throw std::runtime_error("cannot write " + conf.string());
   }
   ProcessOptions popts;
   popts.capture_stdout = false;
   popts.stderr_file = dir_ / "mosquitto.stderr";
   auto process = std::make_unique<Process>(std::vector<std::string>{kMosquitto, "-c", conf.string()}, popts);
-  const bool up = wait_until([&] { return !process->running() || tcp_port_open(port); }, std::chrono::seconds(10));
+  const bool up = wait_until(
+      [&] { return !process->running() || (tcp_port_open(port) && (tls_port == 0 || tcp_port_open(tls_port))); },
+      std::chrono::seconds(10));
   if (!up || !process->running()) {
     process->terminate();
     return false;
   }
   port_ = port;
+  tls_port_ = tls_port;
   process_ = std::move(process);
   return true;
 }

@@ -34,6 +34,7 @@ class FakeEffects : public ProtocolEffects {
     std::string topic;
     std::string detail;
     std::string correlation;
+    std::string error;  // archer-error
   };
 
   class FakeTimer : public Timer {
@@ -66,15 +67,17 @@ class FakeEffects : public ProtocolEffects {
 
   // ProtocolEffects
   void write_transaction(const Transaction& entry, const RecordContext& context, DeliveryDone done) override {
-    writes.push_back({"tx", entry, {}, entry.device, std::string(context.causation), context.position, std::move(done)});
+    writes.push_back(
+        {"tx", entry, {}, entry.device, std::string(context.causation), context.position, std::move(done)});
   }
   void write_outcome(const Bytes& outcome, const DeviceId& device, const RecordContext& context,
                      DeliveryDone done) override {
     writes.push_back({"evt", {}, outcome, device, std::string(context.causation), context.position, std::move(done)});
   }
-  void write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view detail,
+  void write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view error, std::string_view detail,
                          std::string_view correlation) override {
-    dead_letters.push_back({payload, std::string(topic), std::string(detail), std::string(correlation)});
+    dead_letters.push_back(
+        {payload, std::string(topic), std::string(detail), std::string(correlation), std::string(error)});
   }
   void send_request(const DeviceId& device, const InteractionId& interaction, const Bytes& request, std::string_view,
                     std::function<void(bool, std::string)> done) override {

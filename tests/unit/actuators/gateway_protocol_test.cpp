@@ -50,7 +50,8 @@ class GatewayProtocolTest : public ::testing::Test {
   // The device answers the last request it received.
   void device_answers(ResponseStatus status = ResponseStatus::OK) {
     const InteractionId id = effects_.requests.back().interaction;
-    protocol_.on_response("devices/" + effects_.requests.back().device.str() + "/responses", id.str(), response(id, status), "");
+    protocol_.on_response("devices/" + effects_.requests.back().device.str() + "/responses", id.str(),
+                          response(id, status), "");
   }
 
   std::uint64_t counter(const std::string& text) {
@@ -125,7 +126,8 @@ TEST_F(GatewayProtocolTest, OpenedRefusedForGoodFailsTheCommandAndFreesItsDevice
   ASSERT_GE(outcomes.size(), 1u);
   EXPECT_EQ(outcomes[0].command_id, CommandId("c1"));
   EXPECT_EQ(outcomes[0].status, OutcomeStatus::FAILED);
-  EXPECT_EQ(outcomes[0].detail, "the transaction log refused the command: tx.valves: Broker: Topic authorization failed");
+  EXPECT_EQ(outcomes[0].detail,
+            "the transaction log refused the command: tx.valves: Broker: Topic authorization failed");
   ASSERT_EQ(effects_.requests.size(), 1u) << "the next command of the device went ahead";
   device_answers();
   effects_.deliver_all();
@@ -176,8 +178,9 @@ TEST_F(GatewayProtocolTest, AnInvalidAnswerToALiveInteractionIsADeadLetterAndFai
   effects_.deliver_all();
   ASSERT_EQ(effects_.outcomes().size(), 1u);
   EXPECT_EQ(effects_.outcomes()[0].status, OutcomeStatus::FAILED);
-  EXPECT_EQ(effects_.outcomes()[0].detail,
-            "the device answered with an invalid DeviceResponse: file identifier 'XDRS', expected 'ADRS' (DeviceResponse)");
+  EXPECT_EQ(
+      effects_.outcomes()[0].detail,
+      "the device answered with an invalid DeviceResponse: file identifier 'XDRS', expected 'ADRS' (DeviceResponse)");
 }
 
 TEST_F(GatewayProtocolTest, GarbageWithoutCorrelationIsADeadLetterAndChangesNothing) {
@@ -219,8 +222,8 @@ TEST_F(GatewayProtocolTest, AnAnswerRecordedWhileDownClosesOnResumeWithoutAsking
 }
 
 TEST_F(GatewayProtocolTest, AClosedCommandWhoseOutcomeWasLostIsReEmittedNotSentAgain) {
-  const Bytes outcome = protocol::encode(protocol::Outcome{CommandId("c1"), InteractionId("i1"), DeviceId("v1"),
-                                                           OutcomeStatus::SUCCEEDED, {}, 12, ""});
+  const Bytes outcome = protocol::encode(
+      protocol::Outcome{CommandId("c1"), InteractionId("i1"), DeviceId("v1"), OutcomeStatus::SUCCEEDED, {}, 12, ""});
   TransactionView view;
   view.apply(Transaction{InteractionId("i1"), CommandId("c1"), DeviceId("v1"), Phase::CLOSED, 1, outcome, 6, "", 0, 0});
   protocol_.restore(std::move(view), {}, {}, {{0, 0}});
@@ -316,6 +319,99 @@ TEST_F(GatewayProtocolTest, AnInvalidCommandRecordGetsAFailedOutcome) {
   EXPECT_EQ(effects_.outcomes()[0].status, OutcomeStatus::FAILED);
   EXPECT_EQ(effects_.outcomes()[0].detail, "not a valid Command: file identifier 'XXXX', expected 'ACMD' (Command)");
   EXPECT_EQ(effects_.committed.at(0), 1);
+}
+
+// A device id that is no valid id would make the request topic another device's ('a/../b',
+// 'v2/commands/x') or a publish the broker refuses ('+', '#'): such a command is never sent.
+TEST_F(GatewayProtocolTest, ACommandForAnInvalidDeviceIdIsNeverSentAndFailsSayingWhy) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"v2/commands", "its device 'v2/commands' contains '/' (a topic level separator)"},
+      {"+", "its device '+' contains the MQTT wildcard '+'"},
+      {"#", "its device '#' contains the MQTT wildcard '#'"},
+      {std::string("v1\0x", 4), "its device 'v1\\x00x' contains a NUL byte"},
+      {std::string(129, 'v'),
+       "its device '" + std::string(64, 'v') + "... (129 bytes)' is 129 bytes long, over the limit of 128"},
+      {"", "its device is empty"},
+  };
+  std::int64_t offset = 0;
+  for (const auto& [device, why] : cases) {
+    protocol_.on_command(command("c" + std::to_string(offset), device, offset));
+    ++offset;
+  }
+  effects_.deliver_all();
+  EXPECT_TRUE(effects_.requests.empty()) << "nothing was published";
+  EXPECT_TRUE(effects_.phases().empty()) << "no exchange was opened";
+  const auto outcomes = effects_.outcomes();
+  ASSERT_EQ(outcomes.size(), cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(outcomes[i].status, OutcomeStatus::FAILED);
+    EXPECT_EQ(outcomes[i].detail, "not a valid Command: " + cases[i].second);
+  }
+  EXPECT_EQ(counter("archer_actuator_invalid_commands_total{section=\"valves\"}"), cases.size());
+  EXPECT_EQ(effects_.committed.at(0), static_cast<std::int64_t>(cases.size()));
+
+  // A valid device right after them goes ahead as usual.
+  protocol_.on_command(command("ok", "v1", offset));
+  effects_.deliver_all();
+  ASSERT_EQ(effects_.requests.size(), 1u);
+  EXPECT_EQ(effects_.requests[0].device, DeviceId("v1"));
+}
+
+// Another device that knows (or guesses) the interaction id answers on its own response topic:
+// the answer is not taken, the exchange goes on, and the addressed device's own answer decides.
+TEST_F(GatewayProtocolTest, AnAnswerOnAnotherDevicesResponseTopicIsNotTakenAndTheAddressedDeviceDecides) {
+  protocol_.on_command(command("c1", "v1", 0));
+  effects_.deliver_all();
+  const InteractionId id = effects_.requests[0].interaction;
+  const Bytes forged = protocol::encode(DeviceResponse{id, ResponseStatus::REJECTED, "forged by v2", {}});
+  protocol_.on_response("devices/v2/responses", id.str(), forged, "");
+  effects_.deliver_all();
+  EXPECT_EQ(effects_.phases(), (std::vector<Phase>{Phase::OPENED, Phase::SENT})) << "no RESPONDED, no CLOSED";
+  EXPECT_TRUE(effects_.outcomes().empty());
+  ASSERT_EQ(effects_.dead_letters.size(), 1u);
+  EXPECT_EQ(effects_.dead_letters[0].error, "wrong_device");
+  EXPECT_EQ(effects_.dead_letters[0].topic, "devices/v2/responses");
+  EXPECT_EQ(effects_.dead_letters[0].payload, forged);
+  EXPECT_EQ(effects_.dead_letters[0].detail,
+            "answer to interaction " + id.str() +
+                " of device v1 arrived on 'devices/v2/responses', not on that device's response topic "
+                "'devices/v1/responses'");
+  EXPECT_EQ(counter("archer_actuator_wrong_device_responses_total{section=\"valves\"}"), 1u);
+
+  // An invalid answer from v2 naming v1's interaction does not end it either.
+  protocol_.on_response("devices/v2/responses", id.str(), Bytes{1, 2, 3}, "");
+  effects_.deliver_all();
+  EXPECT_TRUE(effects_.outcomes().empty());
+  EXPECT_EQ(counter("archer_actuator_wrong_device_responses_total{section=\"valves\"}"), 2u);
+
+  device_answers(ResponseStatus::OK);
+  effects_.deliver_all();
+  const auto outcomes = effects_.outcomes();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].status, OutcomeStatus::SUCCEEDED);
+  EXPECT_EQ(outcomes[0].detail, "done");
+  EXPECT_EQ(outcomes[0].response, response(id)) << "v1's own answer";
+}
+
+// After the exchange closed, or for an exchange known only from the log (resumed later), the rule
+// is the same: an answer from another device's topic is never recorded as the response.
+TEST_F(GatewayProtocolTest, AnAnswerFromAnotherDeviceIsNotRecordedForAnExchangeKnownFromTheLog) {
+  TransactionView view;
+  view.apply(Transaction{InteractionId("i1"), CommandId("c1"), DeviceId("v1"), Phase::OPENED, 0, {}, 5, "", 0, 3});
+  view.apply(Transaction{InteractionId("i1"), CommandId("c1"), DeviceId("v1"), Phase::SENT, 1, {}, 6, "", 0, 3});
+  protocol_.restore(std::move(view), {}, {}, {{0, 3}});
+  protocol_.on_response("devices/v2/responses", "i1", response(InteractionId("i1")), "");
+  EXPECT_TRUE(effects_.writes.empty()) << "nothing in the transaction log";
+  ASSERT_EQ(effects_.dead_letters.size(), 1u);
+  EXPECT_EQ(effects_.dead_letters[0].error, "wrong_device");
+  const Exchange* exchange = protocol_.view().by_interaction(InteractionId("i1"));
+  ASSERT_NE(exchange, nullptr);
+  EXPECT_FALSE(exchange->answered);
+
+  protocol_.on_command(command("c1", "v1", 3));
+  effects_.deliver_all();
+  ASSERT_EQ(effects_.requests.size(), 1u) << "resumed and asked v1 again, as if no answer had come";
+  EXPECT_EQ(effects_.requests[0].interaction, InteractionId("i1"));
 }
 
 }  // namespace

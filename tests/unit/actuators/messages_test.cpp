@@ -71,5 +71,36 @@ TEST(Messages, OutcomeOfEveryResponseStatus) {
   EXPECT_EQ(outcome_of(static_cast<ResponseStatus>(42)), OutcomeStatus::FAILED);
 }
 
+TEST(Messages, AnEmptyMisalignedInputIsRefusedWithAReason) {
+  const std::uint8_t storage[16] = {};
+  std::string why;
+  EXPECT_FALSE(decode_device_response(std::span<const std::uint8_t>(storage + 1, 0), &why));
+  EXPECT_EQ(why, "0 bytes: too short for a DeviceResponse buffer");
+}
+
+TEST(Messages, StringsWithANulByteRoundTrip) {
+  const std::string id("01J\0tail", 8);
+  const auto response = decode_device_response(encode(DeviceResponse{InteractionId(id), ResponseStatus::OK, id, {}}));
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->interaction_id.str(), id);
+  EXPECT_EQ(response->detail, id);
+  const auto record = decode_transaction(
+      encode(Transaction{InteractionId(id), CommandId(id), DeviceId(id), Phase::FAILED, 1, {}, 1, id, 0, 1}));
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->command_id.str(), id);
+  EXPECT_EQ(record->detail, id);
+}
+
+TEST(Messages, ManyTablesAreRefused) {
+  // A table per Arg: a Command holds at most 1023 of them (the verifier's 1024 tables, with the root).
+  Command command{CommandId("c"), DeviceId("v"), "set", {}, 1, 0};
+  command.args.assign(1023, {"k", "v"});
+  EXPECT_TRUE(decode_command(encode(command)));
+  command.args.emplace_back("k", "v");
+  std::string why;
+  EXPECT_FALSE(decode_command(encode(command), &why));
+  EXPECT_EQ(why, "does not verify as a Command (a field missing, out of bounds or of the wrong type)");
+}
+
 }  // namespace
 }  // namespace archer::protocol

@@ -49,6 +49,14 @@ TEST(Snapshot, RefusesWhatIsNotASnapshot) {
   EXPECT_EQ(snapshot_topic("gw-01"), "snapshot.gw-01");
 }
 
+TEST(Snapshot, AnEmptyOrMisalignedShortRecordIsRefused) {
+  const std::uint8_t storage[8] = {};
+  std::string why;
+  EXPECT_FALSE(decode_snapshot(std::span<const std::uint8_t>(storage + 1, 0), &why));
+  EXPECT_EQ(why, "not an ActuatorSnapshot (ASNP) buffer");
+  EXPECT_FALSE(decode_snapshot(std::span<const std::uint8_t>(storage + 1, 7), &why));
+}
+
 TEST(Snapshot, CommandOffsetHeaderRoundTrips) {
   const CommandPosition position = parse_command_offset(format_command_offset({3, 1234}));
   EXPECT_EQ(position.partition, 3);

@@ -78,5 +78,30 @@ TEST(TransactionView, VisitsOnePartitionFromAnOffset) {
   EXPECT_EQ(done, (std::vector<std::string>{"c3"}));
 }
 
+TEST(TransactionView, ARecordWithAnEmptyInteractionIdStillNamesItsCommand) {
+  TransactionView view;
+  view.apply(Transaction{InteractionId(""), CommandId("c1"), DeviceId("v1"), Phase::OPENED, 0, {}, 1, "", 0, 4});
+  const Exchange* exchange = view.by_command(CommandId("c1"));
+  ASSERT_NE(exchange, nullptr);
+  EXPECT_EQ(exchange->command_id, CommandId("c1"));
+  EXPECT_EQ(exchange->device, DeviceId("v1"));
+}
+
+TEST(TransactionView, ACommandMovingToAnotherInteractionLeavesAnotherCommandsLookup) {
+  // Only a foreign or replayed log gives two commands one interaction id.
+  TransactionView view;
+  view.apply(record("c1", Phase::OPENED, 0));  // interaction i-c1
+  Transaction shared = record("c2", Phase::OPENED, 1);
+  shared.interaction_id = InteractionId("i-c1");
+  view.apply(shared);
+  Transaction moved = record("c1", Phase::SENT, 0, 1);
+  moved.interaction_id = InteractionId("i-other");
+  view.apply(moved);
+  const Exchange* found = view.by_interaction(InteractionId("i-c1"));
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found->command_id, CommandId("c2"));
+  EXPECT_EQ(view.by_interaction(InteractionId("i-other"))->command_id, CommandId("c1"));
+}
+
 }  // namespace
 }  // namespace archer::actuators

@@ -2,6 +2,7 @@
 
 #include <flatbuffers/flatbuffers.h>
 #include <flatbuffers/reflection.h>
+#include <fmt/format.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -605,5 +606,78 @@ TEST(IngestCustomSchema, CompiledAtTestTime) {
   // verify as a Pump (string, 8-byte int, ubyte, offset fit string, int, ubyte, float); bind stops it.
   const ValidationResult other = validator->validate(env_reading(), "", captures);
   EXPECT_EQ(other.error(), ValidationError::bind_mismatch) << describe(other);
+  fs::remove_all(dir);
+}
+
+TEST(IngestValidator, JsonNestingIsLimited) {
+  Validator validator = make_validator(settings(false, true));
+  const std::string prefix = R"({"device":)";
+  auto nested = [&](std::size_t arrays) { return prefix + std::string(arrays, '[') + std::string(arrays, ']') + "}"; };
+  const ValidationResult deep =
+      validator.validate(as_bytes(nested(archer::ingest::kMaxJsonDepth)), "", device("env-1"));
+  EXPECT_EQ(deep.error(), ValidationError::bad_json) << describe(deep);
+  EXPECT_EQ(deep.detail(), fmt::format("invalid JSON: nested deeper than 16 levels at offset {}", prefix.size() + 15));
+  // One level less is parsed (and refused by the schema: device is a string).
+  const ValidationResult parsed = validator.validate(as_bytes(nested(15)), "", device("env-1"));
+  EXPECT_EQ(parsed.error(), ValidationError::bad_json) << describe(parsed);
+  EXPECT_EQ(parsed.detail().find("nested deeper"), std::string::npos) << parsed.detail();
+  // Brackets inside strings, escaped quotes included, are text.
+  const std::string value = "env-1\"" + std::string(20, '[');
+  const std::string in_string = R"({"device":"env-1\")" + std::string(20, '[') + R"(","seq":1})";
+  const ValidationResult text = validator.validate(as_bytes(in_string), "", device(value));
+  EXPECT_TRUE(text.ok()) << describe(text);
+}
+
+// Verify's depth and table limits (kMaxVerifyDepth, kMaxVerifyTables), on a schema that can nest.
+TEST(IngestCustomSchema, VerificationIsLimitedInDepthAndTables) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const fs::path dir = fs::temp_directory_path() / ("archer-ingest-" + std::to_string(::getpid()) + "-" + info->name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "node.fbs") << "namespace acme;\n"
+                                     "table Node { name: string; child: Node; items: [Node]; }\n"
+                                     "root_type Node;\n";
+  const std::string command = "cd '" + dir.string() + "' && '" + std::string(FLATC) + "' -b --schema node.fbs";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  auto loaded = Schema::load(dir / "node.bfbs");
+  ASSERT_TRUE(loaded) << loaded.error;
+  ValidatorSettings s;
+  s.section = "nodes";
+  std::string error;
+  auto validator = Validator::create(loaded.schema, s, error);
+  ASSERT_TRUE(validator) << error;
+  constexpr flatbuffers::voffset_t kChild = 6, kItems = 8;  // the vtable slots of fields 1 and 2
+
+  auto chain = [](std::size_t tables) {
+    flatbuffers::FlatBufferBuilder fbb;
+    flatbuffers::uoffset_t child = 0;
+    for (std::size_t i = 0; i < tables; ++i) {
+      const auto start = fbb.StartTable();
+      if (child != 0) fbb.AddOffset(kChild, flatbuffers::Offset<void>(child));
+      child = fbb.EndTable(start);
+    }
+    fbb.Finish(flatbuffers::Offset<void>(child));
+    return finish(fbb);
+  };
+  EXPECT_TRUE(validator->validate(chain(archer::ingest::kMaxVerifyDepth), "", {}).ok());
+  const ValidationResult deep = validator->validate(chain(archer::ingest::kMaxVerifyDepth + 1), "", {});
+  EXPECT_EQ(deep.error(), ValidationError::schema_mismatch) << describe(deep);
+  EXPECT_NE(deep.detail().find("FlatBuffers verification failed"), std::string::npos) << deep.detail();
+
+  // One leaf that every element of the root's vector points at: each counts.
+  auto fan_out = [](std::size_t elements) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const auto leaf = fbb.EndTable(fbb.StartTable());
+    const std::vector<flatbuffers::Offset<void>> items(elements, flatbuffers::Offset<void>(leaf));
+    const auto vector = fbb.CreateVector(items);
+    const auto start = fbb.StartTable();
+    fbb.AddOffset(kItems, vector);
+    fbb.Finish(flatbuffers::Offset<void>(fbb.EndTable(start)));
+    return finish(fbb);
+  };
+  EXPECT_TRUE(validator->validate(fan_out(archer::ingest::kMaxVerifyTables - 1), "", {}).ok());
+  const ValidationResult many = validator->validate(fan_out(archer::ingest::kMaxVerifyTables), "", {});
+  EXPECT_EQ(many.error(), ValidationError::schema_mismatch) << describe(many);
+  EXPECT_NE(many.detail().find("FlatBuffers verification failed"), std::string::npos) << many.detail();
   fs::remove_all(dir);
 }

@@ -29,4 +29,13 @@ TEST(KafkaConf, ARefusedOrdinaryPropertyKeepsItsValueInTheMessage) {
   EXPECT_NE(error.find("[kafka] property 'linger.ms' = 'soon'"), std::string::npos) << error;
 }
 
+// /readyz's words: nothing within the grace, the outage, and why when Kafka refused the login.
+TEST(KafkaConf, TheUnreachableReasonSaysWhenKafkaRefusesTheCredentials) {
+  using namespace std::chrono_literals;
+  EXPECT_EQ(archer::transport::kafka_unreachable_reason(2s, true), "");
+  EXPECT_EQ(archer::transport::kafka_unreachable_reason(5s), "kafka: no broker reachable for 5 s");
+  EXPECT_EQ(archer::transport::kafka_unreachable_reason(5s, true),
+            "kafka: no broker reachable for 5 s (Kafka refuses the credentials: see the log)");
+}
+
 }  // namespace

@@ -97,7 +97,7 @@ class ActuatorGateway : private ProtocolEffects {
   void write_transaction(const Transaction& entry, const RecordContext& context, DeliveryDone done) override;
   void write_outcome(const Bytes& outcome, const DeviceId& device, const RecordContext& context,
                      DeliveryDone done) override;
-  void write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view detail,
+  void write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view error, std::string_view detail,
                          std::string_view correlation) override;
   void send_request(const DeviceId& device, const InteractionId& interaction, const Bytes& request,
                     std::string_view traceparent, std::function<void(bool, std::string)> done) override;
@@ -125,6 +125,7 @@ class ActuatorGateway : private ProtocolEffects {
   boost::asio::steady_timer pulse_timer_;
   Heartbeat loop_beat_;
   std::atomic<std::int64_t> kafka_unreachable_ms_{0};  // from the producer's statistics, by pulse()
+  std::atomic<bool> kafka_credentials_refused_{false};  // the producer's last login refused, by pulse()
   std::chrono::steady_clock::time_point last_snapshot_at_;
   std::map<std::int32_t, Bytes> last_snapshot_;  // per partition, as written (time left out)
   bool loaded_ = false;

@@ -89,9 +89,10 @@ class ProtocolEffects {
   virtual void write_transaction(const Transaction& entry, const RecordContext& context, DeliveryDone done) = 0;
   virtual void write_outcome(const Bytes& outcome, const DeviceId& device, const RecordContext& context,
                              DeliveryDone done) = 0;
-  // A device answer that is not a valid DeviceResponse, with the reason (archer-error bad_response).
-  virtual void write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view detail,
-                                 std::string_view correlation) = 0;
+  // A device answer the protocol does not take: `error` is the archer-error (bad_response: not a
+  // valid DeviceResponse; wrong_device: on another device's response topic), `detail` the reason.
+  virtual void write_dead_letter(const Bytes& payload, std::string_view topic, std::string_view error,
+                                 std::string_view detail, std::string_view correlation) = 0;
   // Publishes the request (QoS 1, ResponseTopic, CorrelationData = interaction id, traceparent);
   // `done` tells whether the broker took it.
   virtual void send_request(const DeviceId& device, const InteractionId& interaction, const Bytes& request,
@@ -147,6 +148,8 @@ class GatewayProtocol {
                                 const std::string& traceparent, bool first_answer);
   void reject_response(const std::string& topic, const std::string& correlation, const Bytes& payload,
                        const std::string& why);
+  void refuse_wrong_device(const std::string& topic, const std::string& correlation, const Bytes& payload,
+                           const InteractionId& id, const DeviceId& addressed);
   void close(const std::shared_ptr<Interaction>& interaction, OutcomeStatus status, std::string detail);
   void emit_outcome(const std::shared_ptr<Job>& job, Bytes outcome);
   void finish(const std::shared_ptr<Job>& job);
@@ -182,6 +185,7 @@ class GatewayProtocol {
     Counter* late_responses;
     Counter* unmatched_responses;
     Counter* invalid_responses;
+    Counter* wrong_device_responses;
     Counter* invalid_commands;
     Counter* records_refused;
     Counter* outcomes_lost;

@@ -82,6 +82,7 @@ class TransactionView {
  private:
   void index(const CommandId& command, CommandPosition position);
   void forget(const CommandId& command);
+  void unmap_interaction(const InteractionId& interaction, const CommandId& command);
 
   std::unordered_map<CommandId, Exchange> exchanges_;
   std::unordered_map<InteractionId, CommandId> command_of_interaction_;

@@ -98,7 +98,8 @@ class IngestService : public DeliveryHook {
   void remove_acknowledged();
   SectionPipeline* section_named(std::string_view name) const;
   void take_reloaded_sections();
-  std::chrono::milliseconds kafka_unreachable_for() const;
+  // /readyz's words about Kafka; empty while it is reachable.
+  std::string kafka_unreachable_reason() const;
   void hold(spool::SpoolRecord record, const std::string& why);  // under held_mutex_
   void store_held();                                             // drainer, stop()
   void pause_intake();                                           // Paho's thread

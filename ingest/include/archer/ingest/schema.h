@@ -30,6 +30,13 @@ class Parser;
 
 namespace archer::ingest {
 
+// Verification limits (docs/limits.md), below flatbuffers' defaults (64 and 1'000'000): how deep
+// tables may nest in a payload and how many a payload may hold in all (each table reached counts, so
+// a table that many offsets share counts once per offset). Our telemetry nests 2 deep with 2
+// tables; these leave room for batches of readings within a 256 KiB max_payload.
+inline constexpr unsigned kMaxVerifyDepth = 16;
+inline constexpr unsigned kMaxVerifyTables = 10'000;
+
 class Schema;
 
 struct SchemaLoadResult {

@@ -13,14 +13,16 @@
 //        binary to a json-only section         -> bad_json
 //      (exception: a payload that merely LOOKS like JSON with no content type is still verified as a
 //       FlatBuffer by a flatbuffers-only section, and only rejected as not_flatbuffers if that fails)
-//   4. JSON: parsed with the schema (flatbuffers::Parser, strict JSON, unknown fields and unknown enum
+//   4. JSON: nested deeper than kMaxJsonDepth   -> bad_json (nothing parsed)
+//      parsed with the schema (flatbuffers::Parser, strict JSON, unknown fields and unknown enum
 //      names rejected)                          -> bad_json, detail with line and column
 //   5. binary (and the converted JSON):
 //        shorter than 8 bytes, root offset or root vtable outside the buffer or misaligned
 //                                               -> not_flatbuffers (not plausibly a FlatBuffer at all)
 //        file_identifier differs from the schema's (when it declares one)
 //                                               -> schema_mismatch
-//        reflection verification fails (flatbuffers::Verify, max depth 64, max 1'000'000 tables),
+//        reflection verification fails (flatbuffers::Verify, at most kMaxVerifyDepth deep and
+//        kMaxVerifyTables tables, schema.h),
 //        or what Verify lets through but generated verifiers reject: an absent `(required)` field,
 //        a union/string/table/vector offset of 0 or >= 2 GiB (Schema::post_verify_problem),
 //        a union slot outside its table (Schema::union_slots_in_bounds, checked before Verify,
@@ -51,6 +53,9 @@
 #include "archer/ingest/schema.h"
 
 namespace archer::ingest {
+
+// JSON payloads may nest objects and arrays this deep (docs/limits.md); our telemetry needs 2.
+inline constexpr std::size_t kMaxJsonDepth = 16;
 
 enum class ValidationError : std::uint8_t {
   none = 0,

@@ -34,11 +34,14 @@ struct MqttConfig {
   std::chrono::milliseconds keepalive{std::chrono::seconds(30)};
   std::optional<std::string> username;
   std::optional<std::filesystem::path> password_file;
+  // Read from password_file when the config is loaded (archer/core/secret_file.h); never shown.
+  std::optional<std::string> password;
   std::optional<MqttTlsConfig> tls;
 };
 
 struct KafkaConfig {
-  // librdkafka properties, verbatim, in file order.
+  // librdkafka properties, verbatim, in file order; a credential given as `"NAME_file" = "path"`
+  // is here as NAME with the file's content (archer/core/secret_file.h), where the file had it.
   std::vector<std::pair<std::string, std::string>> properties;
 };
 

@@ -4,6 +4,11 @@
 //   +       matches one level without capturing it
 //   #       matches the rest of the topic (last level only)
 // A capture must be a whole level: "dev-{id}" cannot be expressed as an MQTT filter and is rejected.
+//
+// Limits (docs/limits.md): MQTT allows topics of 65535 bytes with any number of levels; a gateway's
+// topics are a few short levels, so templates and the topics matched against them are held to
+// kMaxTopicBytes and kMaxTopicLevels, and a template to kMaxCaptures captures.
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,8 +16,17 @@
 
 namespace archer {
 
+inline constexpr std::size_t kMaxTopicBytes = 1024;
+inline constexpr std::size_t kMaxTopicLevels = 32;
+inline constexpr std::size_t kMaxCaptures = 8;
+
+// Why a topic received is beyond kMaxTopicBytes or kMaxTopicLevels ("topic of 2000 bytes exceeds
+// 1024"); nullopt when it is within them.
+std::optional<std::string> topic_limit_problem(std::string_view topic);
+
 class TopicTemplate {
  public:
+  // Refuses, with `error` set, a template beyond the limits above as well as a malformed one.
   static std::optional<TopicTemplate> parse(std::string_view text, std::string& error);
 
   const std::string& text() const { return text_; }
@@ -26,6 +40,7 @@ class TopicTemplate {
   // Matches a concrete topic (MQTT rules, including: a topic starting with '$' is not matched by a
   // leading wildcard). On success `captures` holds one value per capture_names() entry, in order;
   // a value may be empty ("devices//telemetry"): whether that is acceptable is the caller's call.
+  // A topic beyond the limits (topic_limit_problem) matches nothing.
   bool match(std::string_view topic, std::vector<std::string_view>& captures) const;
 
   // Fills the captures with values (aligned with capture_names()); only for templates without '+'/'#'.
@@ -45,7 +60,8 @@ class TopicTemplate {
   std::vector<std::string> capture_names_;
 };
 
-// A string with {name} placeholders anywhere: the Kafka key ("{device}", "site-1.{device}").
+// A string with {name} placeholders anywhere: the Kafka key ("{device}", "site-1.{device}"), at most
+// kMaxTopicBytes long with at most kMaxCaptures placeholders.
 class StringTemplate {
  public:
   static std::optional<StringTemplate> parse(std::string_view text, std::string& error);

@@ -3,7 +3,8 @@
 // anything: every [[ingest]] schema loaded and verified, with its Validator (bind fields against the
 // schema, the JSON parser); the librdkafka configurations of the producers and the readers (their
 // defaults with [kafka] on top) and a client made from each, so librdkafka runs its own checks; the
-// MQTT password and TLS files read; the [http] address parsed.
+// MQTT TLS files read; the [http] address parsed. Secret files are read (and judged) by the config
+// loader itself (archer/core/secret_file.h).
 //
 // `archer-bridge --check-config` runs it, and so does every start (and every SIGHUP reload) before
 // anything else, so a check and a start cannot disagree about a config.

@@ -22,6 +22,7 @@
 
 #include "archer/core/config.h"
 #include "archer/core/headers.h"
+#include "archer/core/log.h"
 #include "archer/core/metrics.h"
 #include "archer/transport/kafka_stats.h"
 
@@ -66,8 +67,9 @@ KafkaProperties producer_defaults(std::string_view role);
 
 // /readyz's words for a client whose statistics have shown no broker reachable for `away`: empty
 // below a grace of a few seconds (one broker's reconnect is no outage), else
-// "kafka: no broker reachable for N s".
-std::string kafka_unreachable_reason(std::chrono::milliseconds away);
+// "kafka: no broker reachable for N s", followed by "(Kafka refuses the credentials: see the log)"
+// when `credentials_refused`.
+std::string kafka_unreachable_reason(std::chrono::milliseconds away, bool credentials_refused = false);
 
 class KafkaProducer {
  public:
@@ -114,6 +116,9 @@ class KafkaProducer {
 
   // How long the statistics have shown no broker reachable (KafkaStats::unreachable); 0 while one is.
   std::chrono::milliseconds unreachable_for() const;
+  // True while the last login was refused (SASL credentials, TLS client certificate), until a
+  // broker is up again.
+  bool credentials_refused() const { return events_.credentials_refused.load(); }
   // True while a produce() waits for room in a full queue: a caller that waits is not stuck.
   bool waiting_for_room() const { return waiters_.load(std::memory_order_relaxed) > 0; }
 
@@ -134,11 +139,15 @@ class KafkaProducer {
     std::atomic<bool> fatal{false};
     // Steady-clock ns since when the statistics show no broker reachable; 0: reachable or unknown.
     std::atomic<std::int64_t> unreachable_since_ns{0};
+    std::atomic<bool> credentials_refused{false};
     Metrics* metrics = nullptr;
     std::string client;
 
    private:
     void handle(RdKafka::Event& event);
+    void refused_credentials(const std::string& text);
+    // librdkafka reports a refused login at every reconnect: one line per interval says it.
+    log::RateLimit authentication_limit_{std::chrono::seconds(30)};
     void take_stats(const std::string& json);
   };
 

@@ -84,6 +84,8 @@ class MqttSession {
   void on_connection_lost(const std::string& cause);
   void require_not_started(const char* what) const;
   void connect_until_stopped();
+  // One line for a failed connect (rate-limited while it repeats), naming the cause.
+  void report_failed_connect(const std::string& failure, bool broker_refused);
   // Waits (bounded) until every subscription of this connection is answered, or the connection is gone.
   void settle_subscriptions(std::unique_lock<std::mutex>& lock);
   void build_connect_options();

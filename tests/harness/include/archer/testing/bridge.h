@@ -19,10 +19,11 @@ class Bridge {
   // `sections` is appended to a generated [gateway]/[mqtt]/[kafka]/[http]/[spool] head: keys before
   // its first table header land in [spool]. `kafka_properties` are lines added to the [kafka] table.
   // `gateway_id` is [gateway] id: tests that share one Kafka cluster give each bridge its own, so that
-  // consumer groups and the snapshot.<gateway> topic are not shared between tests.
+  // consumer groups and the snapshot.<gateway> topic are not shared between tests. `mqtt_properties`
+  // are lines added to the [mqtt] table (username, password_file).
   Bridge(const std::string& mqtt_uri, const std::string& bootstrap, const std::string& sections,
          const std::string& client_id = "archer-test-gw", const std::string& kafka_properties = "",
-         const std::string& gateway_id = "gw-test");
+         const std::string& gateway_id = "gw-test", const std::string& mqtt_properties = "");
   ~Bridge();
   Bridge(const Bridge&) = delete;
   Bridge& operator=(const Bridge&) = delete;

@@ -1,6 +1,6 @@
 #pragma once
 // A throwaway certificate authority for TLS tests, made with the `openssl` command line inside the
-// test (Debian's openssl, 3.0): EC P-256 keys, PEM files, in a directory the caller owns.
+// test (Debian's openssl, 3.0): EC P-256 keys (RSA on request), PEM files, in a directory the caller owns.
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -23,6 +23,10 @@ struct CertificateRequest {
     expired = true;
     return *this;
   }
+  CertificateRequest& with_rsa_key() {
+    rsa = true;
+    return *this;
+  }
   CertificateRequest& with_key_password(std::string password) {
     key_password = std::move(password);
     return *this;
@@ -33,6 +37,7 @@ struct CertificateRequest {
   std::vector<std::string> ip_addresses;  // subjectAltName IP entries
   bool expired = false;                   // valid from 2020-01-01 to 2020-12-31 only
   std::string key_password;               // non-empty: the key is encrypted PKCS#8 (AES-256) with it
+  bool rsa = false;                       // an RSA 2048 key instead of EC P-256 (for RSA key exchange)
 };
 
 struct Certificate {
