@@ -10,6 +10,7 @@
 #   BUILD_DIR    build folder, relative to the repository root (default: build)
 #   CMAKE_ARGS   extra arguments for cmake's configure step (split on spaces)
 #   ARCHER_FUZZ  1 to run the tests labelled `fuzz` as well (default: skipped)
+#   TEST_JOBS    tests run side by side (default: twice the cores)
 # Tests labelled `bench` never run here.
 set -euo pipefail
 
@@ -19,6 +20,8 @@ build_dir=${BUILD_DIR:-build}
 [[ "$build_dir" = /* ]] || build_dir=$PWD/$build_dir
 read -r -a extra_cmake_args <<<"${CMAKE_ARGS:-}"
 jobs=$(nproc)
+# Tests mostly wait on brokers and devices: two at a time per core (tests/CMakeLists.txt).
+test_jobs=${TEST_JOBS:-$((2 * jobs))}
 exclude='bench|fuzz'
 if [ "${ARCHER_FUZZ:-0}" = "1" ]; then
   exclude='bench'
@@ -41,8 +44,8 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARCHER_W
 step "build: ninja -j$jobs"
 ninja -C "$build_dir" -j"$jobs" || fail "build"
 
-step "test: ctest (all labels except ${exclude/|/ and })"
-if ! ctest --test-dir "$build_dir" --output-on-failure --timeout 600 -LE "$exclude"; then
+step "test: ctest -j$test_jobs (all labels except ${exclude/|/ and })"
+if ! ctest --test-dir "$build_dir" --output-on-failure --timeout 600 -j"$test_jobs" -LE "$exclude"; then
   fail "tests (see the output above; full log: $build_dir/Testing/Temporary/LastTest.log)"
 fi
 

@@ -193,6 +193,17 @@ class KafkaSecurity : public ::testing::Test {
     return reply && reply->status == 200 ? reply->body : std::string();
   }
 
+  // Starts `gateway`, publishes 200 readings, expects every one in the raw datalog, stops it, and
+  // checks that nothing it wrote or serves shows a secret.
+  void expect_delivers(Bridge& gateway) {
+    gateway.start();
+    constexpr int kReadings = 200;
+    publish(1, kReadings);
+    EXPECT_EQ(datalog(kReadings, 60s).size(), static_cast<std::size_t>(kReadings)) << gateway.log();
+    EXPECT_EQ(gateway.stop(), 0);
+    expect_no_secret(gateway);
+  }
+
   // Neither secret in anything the bridge wrote or serves.
   void expect_no_secret(const Bridge& bridge) {
     const std::string log = bridge.log();
@@ -220,13 +231,7 @@ TEST_F(KafkaSecurity, TheBridgeIngestsThroughSaslPlainWithThePasswordFromAFile) 
   const auto password_file = dir_ / "kafka.pass";
   write_private(password_file, secrets().plain_password + "\n");
   auto gateway = bridge(kafka_->listener_bootstrap("PLAIN"), sasl_properties("PLAIN", password_file));
-  gateway->start();
-  constexpr int kReadings = 200;
-  publish(1, kReadings);
-  const auto records = datalog(kReadings, 60s);
-  EXPECT_EQ(records.size(), static_cast<std::size_t>(kReadings)) << gateway->log();
-  EXPECT_EQ(gateway->stop(), 0);
-  expect_no_secret(*gateway);
+  expect_delivers(*gateway);
 }
 
 // librdkafka before 2.6.1 cannot log in with SCRAM to Kafka 4.x (confluentinc/librdkafka#4895, see
@@ -293,13 +298,7 @@ TEST_F(KafkaSecurity, TheBridgeIngestsThroughSslWithAClientCertificateWhoseKeyPa
                                     "\"ssl.key.password_file\" = \"{}\"\n",
                                     secure().ca->cert().string(), secure().client.cert.string(),
                                     secure().client.key.string(), key_password_file.string()));
-  gateway->start();
-  constexpr int kReadings = 200;
-  publish(1, kReadings);
-  const auto records = datalog(kReadings, 60s);
-  EXPECT_EQ(records.size(), static_cast<std::size_t>(kReadings)) << gateway->log();
-  EXPECT_EQ(gateway->stop(), 0);
-  expect_no_secret(*gateway);
+  expect_delivers(*gateway);
 }
 
 // A wrong password: a clear error, not ready, readings kept in the spool; the right password and a
