@@ -184,6 +184,10 @@ bool ActuatorGateway::offer(const mqtt::const_message_ptr& message) {
   return true;
 }
 
+std::vector<std::string> ActuatorGateway::written_topics() const {
+  return {section_.transactions, section_.events, section_.dead_letter, snapshot_topic(config_.gateway.id)};
+}
+
 bool ActuatorGateway::start(std::string& error) {
   producer_ =
       transport::KafkaProducer::create(config_.kafka, error, "actuators", &metrics_, "actuator:" + section_.name);
@@ -191,6 +195,7 @@ bool ActuatorGateway::start(std::string& error) {
     error = fmt::format("actuator '{}': {}", section_.name, error);
     return false;
   }
+  producer_->prepare(written_topics());
   set_state(fmt::format("actuator {}: loading its logs", section_.name));
   boost::asio::post(io_, [this] {
     pulse();
@@ -419,6 +424,7 @@ void ActuatorGateway::replace_producer() {
     log::error("actuator", "{}: cannot create a Kafka producer: {}", section_.name, error);
     return;
   }
+  producer_->prepare(written_topics());
   producers_replaced_.add();
   if (loaded_) set_state("");
 }

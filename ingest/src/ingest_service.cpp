@@ -67,6 +67,16 @@ IngestService::~IngestService() { stop(std::chrono::milliseconds(0)); }
 
 namespace {
 
+// The topics the sections produce to (KafkaProducer::prepare).
+std::vector<std::string> written_topics(const std::vector<IngestSection>& sections) {
+  std::vector<std::string> out;
+  for (const IngestSection& section : sections) {
+    out.push_back(section.topic);
+    out.push_back(section.dead_letter);
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, int>> subscriptions_of(const Config& config) {
   std::vector<std::pair<std::string, int>> out;
   for (const IngestSection& section : config.ingest) {
@@ -172,6 +182,10 @@ bool IngestService::reload(const Config& fresh, SubscriptionChanges& changes, st
   for (const auto& [filter, qos] : before) {
     const bool kept = std::any_of(after.begin(), after.end(), [&](const auto& s) { return s.first == filter; });
     if (!kept) changes.removed.push_back(filter);
+  }
+  {
+    std::lock_guard lock(producer_mutex_);  // the drainer may be replacing it
+    if (producer_) producer_->prepare(written_topics(fresh.ingest));
   }
   {
     std::lock_guard lock(mutex_);
@@ -305,6 +319,7 @@ void IngestService::refresh_metrics() {
 
 void IngestService::start() {
   if (!spool_) return;
+  producer_->prepare(written_topics(config_.load()->ingest));
   drainer_ = std::thread([this] { run(); });
 }
 
@@ -379,6 +394,7 @@ bool IngestService::replace_producer() {
     log::error("ingest", "cannot create a Kafka producer: {}", error);
     return false;
   }
+  fresh->prepare(written_topics(config_.load()->ingest));
   {
     std::lock_guard lock(producer_mutex_);
     producer_.swap(fresh);

@@ -61,6 +61,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include "../faults/figures.h"
+#include "arms/arms.h"
 #include "archer/schemas/telemetry_generated.h"
 #include "archer/testing/bridge.h"
 #include "archer/testing/testing.h"
@@ -68,6 +69,12 @@
 namespace {
 
 using namespace std::chrono_literals;
+using archer::bench::cpu_seconds;
+using archer::bench::env_list;
+using archer::bench::percentile_ms;
+using archer::bench::Raw;
+using archer::bench::start_arm_program;
+using archer::bench::Subscriber;
 using archer::faults::env_long;
 using archer::faults::Load;
 using archer::faults::LoadOptions;
@@ -87,199 +94,6 @@ using archer::testing::wait_until;
 using Clock = std::chrono::steady_clock;
 namespace tel = archer::telemetry;
 
-std::int64_t unix_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// utime + stime of a process in seconds (from /proc/<pid>/stat), or nullopt when it cannot be read.
-std::optional<double> cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  std::getline(in, text);
-  const std::size_t close = text.rfind(')');  // the command name may hold spaces and parentheses
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream fields(text.substr(close + 2));
-  std::vector<std::string> f;
-  for (std::string field; fields >> field;) f.push_back(field);
-  // f[0] is field 3 (state): utime is field 14, stime field 15.
-  if (f.size() < 13) return std::nullopt;
-  const double ticks = static_cast<double>(std::stoull(f[11]) + std::stoull(f[12]));
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-double percentile_ms(std::vector<std::int64_t> us, double q) {
-  if (us.empty()) return -1;
-  const auto rank = static_cast<std::size_t>(q * static_cast<double>(us.size() - 1));
-  std::nth_element(us.begin(), us.begin() + static_cast<std::ptrdiff_t>(rank), us.end());
-  return static_cast<double>(us[rank]) / 1000.0;
-}
-
-// Reads raw.telemetry from the start, in the background, for the whole run (archer-devkafka drops the
-// oldest records of a partition beyond 5 MiB): distinct (device, seq) readings and their lags.
-class Raw {
- public:
-  Raw(const std::string& bootstrap, const std::string& topic)
-      : consumer_(bootstrap, {topic}, {{"fetch.wait.max.ms", "10"}}) {
-    thread_ = std::thread([this] { run(); });
-  }
-  ~Raw() { stop(); }
-  Raw(const Raw&) = delete;
-  Raw& operator=(const Raw&) = delete;
-
-  std::uint64_t distinct() const {
-    std::lock_guard lock(mutex_);
-    return seen_.size();
-  }
-  // Call after stop().
-  std::uint64_t records() const { return records_; }
-  std::uint64_t undecodable() const { return undecodable_; }
-  // Unix microseconds of the first and the last new reading (0 if none).
-  std::int64_t first_us() const { return first_us_; }
-  std::int64_t last_us() const { return last_us_; }
-  const std::vector<std::int64_t>& delivery_lag_us() const { return delivery_lag_us_; }
-  const std::vector<std::int64_t>& ingest_lag_us() const { return ingest_lag_us_; }
-
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void run() {
-    auto& consumer = consumer_.consumer();
-    while (!stop_.load()) {
-      std::unique_ptr<RdKafka::Message> message(consumer.consume(100));
-      if (message->err() != RdKafka::ERR_NO_ERROR) continue;  // timeouts and partition EOF
-      add(*message, unix_us());
-    }
-  }
-
-  void add(RdKafka::Message& message, std::int64_t now_us) {
-    ++records_;
-    const auto* data = static_cast<const std::uint8_t*>(message.payload());
-    flatbuffers::Verifier verifier(data, message.len());
-    if (data == nullptr || !tel::VerifyTelemetryBuffer(verifier)) {
-      ++undecodable_;
-      return;
-    }
-    const auto* root = tel::GetTelemetry(data);
-    {
-      std::lock_guard lock(mutex_);
-      if (!seen_.emplace(root->device()->str(), root->seq()).second) return;  // a duplicate
-    }
-    if (first_us_ == 0) first_us_ = now_us;
-    last_us_ = now_us;
-    std::int64_t scheduled_us = 0;
-    switch (root->reading_type()) {
-      case tel::Reading::EnvironmentReading:
-        scheduled_us = root->reading_as_EnvironmentReading()->scheduled_at_us();
-        break;
-      case tel::Reading::ValveReading:
-        scheduled_us = root->reading_as_ValveReading()->scheduled_at_us();
-        break;
-      case tel::Reading::MeterReading:
-        scheduled_us = root->reading_as_MeterReading()->scheduled_at_us();
-        break;
-      default:
-        break;
-    }
-    if (scheduled_us <= 0) return;
-    delivery_lag_us_.push_back(now_us - scheduled_us);
-    if (const RdKafka::Headers* headers = message.headers(); headers != nullptr) {
-      const auto header = headers->get_last("archer-time");
-      if (header.err() == RdKafka::ERR_NO_ERROR && header.value() != nullptr) {
-        const std::string ms(static_cast<const char*>(header.value()), header.value_size());
-        ingest_lag_us_.push_back(std::strtoll(ms.c_str(), nullptr, 10) * 1000 - scheduled_us);
-      }
-    }
-  }
-
-  archer::testing::KafkaConsumerForTest consumer_;
-  mutable std::mutex mutex_;
-  std::set<std::pair<std::string, std::uint64_t>> seen_;
-  std::uint64_t records_ = 0;      // the reading thread's until stop()
-  std::uint64_t undecodable_ = 0;  // same
-  std::int64_t first_us_ = 0;      // same
-  std::int64_t last_us_ = 0;       // same
-  std::vector<std::int64_t> delivery_lag_us_;
-  std::vector<std::int64_t> ingest_lag_us_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-// Newlines in a growing file, read incrementally.
-class LineCount {
- public:
-  explicit LineCount(std::filesystem::path path) : path_(std::move(path)) {}
-  std::uint64_t now() {
-    std::ifstream in(path_, std::ios::binary);
-    in.seekg(static_cast<std::streamoff>(offset_));
-    char buffer[65536];
-    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-      const auto n = static_cast<std::size_t>(in.gcount());
-      lines_ += static_cast<std::uint64_t>(std::count(buffer, buffer + n, '\n'));
-      offset_ += n;
-    }
-    return lines_;
-  }
-
- private:
-  std::filesystem::path path_;
-  std::uint64_t offset_ = 0;
-  std::uint64_t lines_ = 0;
-};
-
-// The limit arm: mosquitto_sub at the feed's QoS, one line per message (`%t`) to a file. Ready once a
-// probe published to a second filter has arrived.
-class Subscriber {
- public:
-  Subscriber(const Mosquitto& mqtt, int qos) : mqtt_(mqtt) {
-    process_ = std::make_unique<Process>(
-        std::vector<std::string>{"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(mqtt.port()), "-q",
-                                 std::to_string(qos), "-i", "bench-limit", "-t", "devices/+/telemetry", "-t",
-                                 "bench/ready", "-F", "%t"},
-        ProcessOptions{}.without_stdout_capture().with_stderr_file(out_file()));
-    const bool ready = wait_until(
-        [&] {
-          if (count_.now() > 0 || !process_->running()) return true;
-          Process probe({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(mqtt_.port()), "-q", "1", "-t",
-                         "bench/ready", "-m", "ready"});
-          probe.wait_exit(5s);
-          return wait_until([&] { return count_.now() > 0; }, 200ms, 20ms);
-        },
-        10s, 50ms);
-    EXPECT_TRUE(ready && process_->running()) << "mosquitto_sub did not become ready:\n"
-                                              << archer::testing::read_file(out_file());
-    probes_ = count_.now();
-  }
-  ~Subscriber() {
-    if (process_->running()) process_->terminate(5s);
-  }
-  Subscriber(const Subscriber&) = delete;
-  Subscriber& operator=(const Subscriber&) = delete;
-
-  pid_t pid() const { return process_->pid(); }
-  std::uint64_t received() { return count_.now() - probes_; }
-
- private:
-  std::filesystem::path out_file() const { return dir_ / "limit.out"; }
-
-  const Mosquitto& mqtt_;
-  TempDir dir_{"archer-bench-limit"};
-  std::unique_ptr<Process> process_;
-  LineCount count_{dir_ / "limit.out"};
-  std::uint64_t probes_ = 0;
-};
-
-// The naive and script arms: a program that prints "ready" once subscribed and flushes on SIGTERM.
-std::unique_ptr<Process> start_arm_program(std::vector<std::string> argv, const TempDir& dir) {
-  auto process = std::make_unique<Process>(std::move(argv), ProcessOptions{}.with_stderr_file(dir / "arm.log"));
-  const auto line = process->read_line(20s);
-  EXPECT_EQ(line, "ready") << process->argv().front() << " did not start:\n"
-                           << archer::testing::read_file(dir / "arm.log");
-  return process;
-}
 
 std::string fixed(double value, int decimals) {
   return value < 0 ? std::string("na") : fmt::format("{:.{}f}", value, decimals);
@@ -318,15 +132,6 @@ const char* arm_name(Arm arm) {
   return "?";
 }
 
-std::vector<std::string> env_list(const char* name, const char* fallback) {
-  const char* value = std::getenv(name);
-  std::stringstream in(value != nullptr && *value != '\0' ? value : fallback);
-  std::vector<std::string> out;
-  for (std::string item; std::getline(in, item, ',');) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 
 // "as fast as the broker takes": a schedule no publisher here keeps up with.
 constexpr int kMaxRate = 1'000'000;

@@ -20,7 +20,7 @@ const KafkaProperties kProducerDefaults{
     {"acks", "all"},
     {"message.timeout.ms", "0"},  // never give up on a record: an outage is waited out
     {"linger.ms", "5"},
-    {"compression.type", "lz4"},
+    {"compression.type", "none"},
     // Bounds the producer's memory; when full, produce() waits and intake pauses.
     {"queue.buffering.max.kbytes", "65536"},
     // Broker states, queue depth and RTT for the metrics and /readyz.
@@ -130,6 +130,10 @@ void KafkaProducer::abandon() {
   stopping_ = true;
   if (poll_thread_.joinable()) poll_thread_.join();
   producer_->poll(0);  // serve the purge reports
+  {
+    std::lock_guard lock(topics_mutex_);
+    topics_.clear();  // before the handle they belong to
+  }
   producer_.reset();
 }
 
@@ -145,15 +149,68 @@ void KafkaProducer::poll_loop() {
   while (!stopping_.load(std::memory_order_relaxed)) producer_->poll(100);
 }
 
+rd_kafka_topic_t* KafkaProducer::topic_handle(std::string_view name) {
+  std::lock_guard lock(topics_mutex_);
+  auto found = topics_.find(name);
+  if (found != topics_.end()) return found->second.get();
+  // A new handle asks for the topic's metadata at once, in the background.
+  rd_kafka_topic_t* handle = rd_kafka_topic_new(producer_->c_ptr(), std::string(name).c_str(), nullptr);
+  if (handle == nullptr) return nullptr;
+  return topics_.emplace(std::string(name), TopicHandle(handle)).first->second.get();
+}
+
+void KafkaProducer::prepare(const std::vector<std::string>& topics) {
+  for (const std::string& topic : topics) topic_handle(topic);
+}
+
+namespace {
+
+rd_kafka_headers_t* to_c_headers(const headers::RecordHeaders& record_headers) {
+  rd_kafka_headers_t* out = rd_kafka_headers_new(record_headers.entries().size());
+  for (const auto& [name, value] : record_headers.entries()) {
+    rd_kafka_header_add(out, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                        static_cast<ssize_t>(value.size()));
+  }
+  return out;
+}
+
+// rd_kafka_produceva rather than the C++ API: the C++ produce() takes headers only with a topic name,
+// which librdkafka then looks up for every record.
+RdKafka::ErrorCode produce_to(rd_kafka_t* producer, rd_kafka_topic_t* topic, const KafkaProducer::Record& record,
+                              rd_kafka_headers_t* headers) {
+  rd_kafka_vu_t values[6];
+  values[0].vtype = RD_KAFKA_VTYPE_RKT;
+  values[0].u.rkt = topic;
+  values[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  values[1].u.i = RD_KAFKA_MSG_F_COPY;
+  values[2].vtype = RD_KAFKA_VTYPE_VALUE;
+  values[2].u.mem = {const_cast<std::uint8_t*>(record.value.data()), record.value.size()};
+  values[3].vtype = RD_KAFKA_VTYPE_KEY;
+  values[3].u.mem = {const_cast<char*>(record.key.data()), record.key.size()};
+  values[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  values[4].u.ptr = record.listener;
+  std::size_t count = 5;
+  if (headers != nullptr) {
+    values[5].vtype = RD_KAFKA_VTYPE_HEADERS;
+    values[5].u.headers = headers;
+    count = 6;
+  }
+  rd_kafka_error_t* error = rd_kafka_produceva(producer, values, count);
+  if (error == nullptr) return RdKafka::ERR_NO_ERROR;
+  const auto code = static_cast<RdKafka::ErrorCode>(rd_kafka_error_code(error));
+  rd_kafka_error_destroy(error);
+  return code;
+}
+
+}  // namespace
+
 RdKafka::ErrorCode KafkaProducer::produce(const Record& record, const std::atomic<bool>& stop_waiting) {
-  const std::string topic(record.topic);
+  rd_kafka_topic_t* topic = topic_handle(record.topic);
+  if (topic == nullptr) return static_cast<RdKafka::ErrorCode>(rd_kafka_last_error());
   while (true) {
-    // librdkafka takes ownership of the headers only when produce() succeeds.
-    RdKafka::Headers* headers = record.headers != nullptr ? to_kafka(*record.headers) : nullptr;
-    const RdKafka::ErrorCode err =
-        producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                           const_cast<std::uint8_t*>(record.value.data()), record.value.size(), record.key.data(),
-                           record.key.size(), 0, headers, record.listener);
+    // librdkafka takes ownership of the headers only when the produce succeeds.
+    rd_kafka_headers_t* headers = record.headers != nullptr ? to_c_headers(*record.headers) : nullptr;
+    const auto err = produce_to(producer_->c_ptr(), topic, record, headers);
     if (err == RdKafka::ERR_NO_ERROR) {
       if (fatal_after_.load(std::memory_order_relaxed) >= 0 && fatal_after_.fetch_sub(1) == 1) {
         rd_kafka_test_fatal_error(producer_->c_ptr(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -161,7 +218,7 @@ RdKafka::ErrorCode KafkaProducer::produce(const Record& record, const std::atomi
       }
       return err;
     }
-    delete headers;
+    if (headers != nullptr) rd_kafka_headers_destroy(headers);
     // The fatal event reaches the poll thread a moment later: callers must know now, so that a
     // record refused for this reason is sent again by the next producer rather than given up.
     if (err == RdKafka::ERR__FATAL) events_.fatal = true;

@@ -67,9 +67,9 @@ void Bridge::wait_for_readyz(bool until_ready) {
   ProcessOptions options =
       ProcessOptions{}.without_stdout_capture().with_stderr_file(log_file()).with_env("ARCHER_LOG_TIMESTAMPS=1");
   for (const std::string& entry : env_) options.with_env(entry);
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{std::string(ARCHER_BIN_DIR) + "/archer-bridge", "--config", config_file_.string()},
-      options);
+  std::vector<std::string> argv = wrapper_;
+  argv.insert(argv.end(), {std::string(ARCHER_BIN_DIR) + "/archer-bridge", "--config", config_file_.string()});
+  process_ = std::make_unique<Process>(argv, options);
   // The endpoint answers once the bridge's loop runs, that is after every part has started; 200
   // once every part says it is ready.
   std::string last = "no answer";
@@ -80,7 +80,7 @@ void Bridge::wait_for_readyz(bool until_ready) {
         last = reply ? fmt::format("{} {}", reply->status, reply->body) : "no answer";
         return reply && (reply->status == 200 || !until_ready);
       },
-      std::chrono::seconds(20), std::chrono::milliseconds(20));
+      std::chrono::seconds(wrapper_.empty() ? 20 : 60), std::chrono::milliseconds(20));
   ASSERT_TRUE(answered && process_->running()) << "archer-bridge did not " << (until_ready ? "become ready" : "answer")
                                                << " (GET /readyz on port " << http_port_ << ": " << last << "):\n"
                                                << log();

@@ -73,6 +73,8 @@ class ActuatorGateway : private ProtocolEffects {
   void log_stats() const;
 
  private:
+  // The topics this section produces to (KafkaProducer::prepare).
+  std::vector<std::string> written_topics() const;
   struct Pending;  // one record on its way to Kafka, retried until it is taken or refused for good
   class AsioTimer;
 

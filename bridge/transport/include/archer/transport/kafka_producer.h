@@ -11,13 +11,16 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include "archer/core/config.h"
@@ -97,6 +100,11 @@ class KafkaProducer {
     DeliveryListener* listener = nullptr;  // must outlive the delivery report
   };
 
+  // Creates the handles of `topics` now, so that their metadata is fetched before the first record
+  // (a record for a topic not yet known waits for it). Any topic not prepared gets its handle at
+  // its first record.
+  void prepare(const std::vector<std::string>& topics);
+
   // Enqueues a record. When the producer queue is full it waits (polling) until there is room or
   // `stop_waiting` becomes true. Returns NO_ERROR or the immediate error (the listener is then not
   // called: the caller owns the failure).
@@ -153,10 +161,22 @@ class KafkaProducer {
 
   KafkaProducer() = default;
   void poll_loop();
+  // The topic's handle, created at its first use and kept; null if librdkafka refuses the name.
+  rd_kafka_topic_t* topic_handle(std::string_view name);
+
+  struct TopicDestroy {
+    void operator()(rd_kafka_topic_t* topic) const { rd_kafka_topic_destroy(topic); }
+  };
+  using TopicHandle = std::unique_ptr<rd_kafka_topic_t, TopicDestroy>;
+  struct NameHash : std::hash<std::string_view> {
+    using is_transparent = void;
+  };
 
   DeliveryDispatcher dispatcher_{*this};
   EventLogger events_;
   std::unique_ptr<RdKafka::Producer> producer_;
+  std::mutex topics_mutex_;  // produce() runs on any thread
+  std::unordered_map<std::string, TopicHandle, NameHash, std::equal_to<>> topics_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> waiters_{0};
   std::thread poll_thread_;

@@ -30,6 +30,9 @@ class Bridge {
 
   // "NAME=value" in the bridge's environment from the next start() on (test hooks).
   void add_env(std::string name_value) { env_.push_back(std::move(name_value)); }
+  // From the next start() on, runs the bridge behind `wrapper` (e.g. valgrind and its options), with
+  // a minute to become ready instead of 20 s.
+  void run_under(std::vector<std::string> wrapper) { wrapper_ = std::move(wrapper); }
   void start();  // and wait until GET /readyz answers 200 (fails the test after 20 s, with the log)
   // Starts it and waits only until GET /readyz answers at all: for a bridge that is not ready on
   // purpose (Kafka away).
@@ -50,6 +53,7 @@ class Bridge {
   std::uint16_t http_port_ = 0;
   std::unique_ptr<Process> process_;
   std::vector<std::string> env_;
+  std::vector<std::string> wrapper_;
 
   void wait_for_readyz(bool until_ready);
 };
