@@ -27,9 +27,9 @@ filter=${1:-}
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "setup: the benchmark's own packages (the script arm's Python Kafka client, gnuplot)"
+step "setup: the benchmark's own packages (the script arm's Python Kafka client, libmosquitto for the mosq arm, gnuplot)"
 missing=()
-for package in python3-confluent-kafka python3-paho-mqtt gnuplot-nox; do
+for package in python3-confluent-kafka python3-paho-mqtt gnuplot-nox libmosquitto-dev; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -42,7 +42,8 @@ step "configure: $build_dir (Release)"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 
 step "build: the benchmarks and the programs they run (ninja -j$jobs)"
-ninja -C "$build_dir" -j"$jobs" spool_bench ingest_bench naive_bridge archer-bridge archer-devsim archer-devkafka
+ninja -C "$build_dir" -j"$jobs" spool_bench ingest_bench hot_path_bench naive_bridge mosquitto_bridge archer-bridge \
+  archer-devsim archer-devkafka
 
 if command -v java >/dev/null && command -v mvn >/dev/null; then
   step "Apache Kafka for the real-broker arm: scripts/kafka.sh fetch"

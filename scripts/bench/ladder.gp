@@ -14,9 +14,9 @@ do for [i=1:n] {
   name = system("basename " . f . " .dat | sed 's/^ladder-//'")
   set title name . ": end-to-end lag p99 (ms)"
   set logscale y 10
-  plot for [a=0:3] f using 1:(column(2 + 2*a)) with linespoints title word("naive script archer relaxed", a + 1)
+  plot for [a=0:4] f using 1:(column(2 + 2*a)) with linespoints title word("naive mosq script archer relaxed", a + 1)
   set title name . ": CPU µs per reading"
   unset logscale y
-  plot for [a=0:3] f using 1:(column(3 + 2*a)) with linespoints title word("naive script archer relaxed", a + 1)
+  plot for [a=0:4] f using 1:(column(3 + 2*a)) with linespoints title word("naive mosq script archer relaxed", a + 1)
 }
 unset multiplot

@@ -12,7 +12,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-ARMS = ["limit", "naive", "script", "archer", "relaxed"]
+ARMS = ["limit", "naive", "mosq", "script", "archer", "relaxed"]
 KAFKA_ARMS = ARMS[1:]
 
 

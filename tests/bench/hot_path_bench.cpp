@@ -5,6 +5,8 @@
 // Each arm runs under `valgrind --tool=callgrind` on a fresh Mosquitto and archer-devkafka:
 //   limit   mosquitto_sub -q 1 writing one line per message (receiving, and nothing else);
 //   naive   tests/bench/arms/naive_bridge (Paho C++ -> librdkafka, nothing else);
+//   mosq    tests/bench/arms/mosquitto_bridge: the same on libmosquitto instead of Paho (skipped
+//           when it was not built: it needs libmosquitto-dev);
 //   archer  archer-bridge as shipped (spool, validation, bind, key, headers).
 // 1. warm-up: a short feed, until the arm has passed all of it on (connections, metadata, first
 //    allocations); 2. idle: callgrind_control --zero, 5 s with no feed, --dump: the instructions per
@@ -20,7 +22,7 @@
 // reading of the measured feed.
 //
 // Environment: ARCHER_BENCH_READINGS readings in the measured feed [3000]; ARCHER_BENCH_ARMS
-// comma-separated [limit,naive,archer] (the budget is checked when archer runs).
+// comma-separated [limit,naive,mosq,archer] (the budget is checked when archer runs).
 #include <sys/types.h>
 
 #include <algorithm>
@@ -135,7 +137,7 @@ struct Measured {
 // How long the idle work is counted for.
 constexpr auto kIdleWindow = 5s;
 
-enum class Arm { limit, naive, archer };
+enum class Arm { limit, naive, mosq, archer };
 
 Measured measure(Arm arm, int readings) {
   Mosquitto mqtt(MosquittoOptions{"log_dest none\n"});
@@ -162,6 +164,15 @@ Measured measure(Arm arm, int readings) {
       std::vector<std::string> argv = valgrind;
       argv.insert(argv.end(), {std::string(ARCHER_BIN_DIR) + "/naive_bridge", mqtt.uri(), kafka.bootstrap(),
                                "devices/+/telemetry", "1", "raw.telemetry"});
+      program = archer::bench::start_arm_program(argv, dir, 60s);
+      pid = program->pid();
+      break;
+    }
+    case Arm::mosq: {
+      std::vector<std::string> argv = valgrind;
+      argv.insert(argv.end(),
+                  {std::string(ARCHER_BIN_DIR) + "/mosquitto_bridge", "127.0.0.1", std::to_string(mqtt.port()),
+                   kafka.bootstrap(), "devices/+/telemetry", "1", "raw.telemetry"});
       program = archer::bench::start_arm_program(argv, dir, 60s);
       pid = program->pid();
       break;
@@ -209,12 +220,16 @@ TEST(HotPath, InstructionsPerReadingStayWithinTheBudget) {
   }
   const int readings = static_cast<int>(env_long("ARCHER_BENCH_READINGS", 3000));
   const long budget = env_long("ARCHER_BENCH_INSTRUCTION_BUDGET", kDefaultBudget);
-  const std::vector<std::string> wanted = archer::bench::env_list("ARCHER_BENCH_ARMS", "limit,naive,archer");
+  const std::vector<std::string> wanted = archer::bench::env_list("ARCHER_BENCH_ARMS", "limit,naive,mosq,archer");
   double limit = 0;
   std::optional<double> archer_per_reading;
-  for (const auto& [arm, name] :
-       {std::pair{Arm::limit, "limit"}, std::pair{Arm::naive, "naive"}, std::pair{Arm::archer, "archer"}}) {
+  for (const auto& [arm, name] : {std::pair{Arm::limit, "limit"}, std::pair{Arm::naive, "naive"},
+                                  std::pair{Arm::mosq, "mosq"}, std::pair{Arm::archer, "archer"}}) {
     if (std::find(wanted.begin(), wanted.end(), name) == wanted.end()) continue;
+    if (arm == Arm::mosq && !std::filesystem::exists(std::string(ARCHER_BIN_DIR) + "/mosquitto_bridge")) {
+      std::cout << "BENCH hot_path arm=mosq skipped: no mosquitto_bridge (libmosquitto-dev not installed)" << std::endl;
+      continue;
+    }
     const Measured m = measure(arm, readings);
     ASSERT_FALSE(::testing::Test::HasFatalFailure()) << name;
     if (arm == Arm::limit) limit = m.per_reading();

@@ -9,6 +9,8 @@
 //   limit   mosquitto_sub -q QOS writing one line per message: a bare subscriber, the rate a client of
 //           this broker can take at all, and the CPU of merely receiving;
 //   naive   tests/bench/arms/naive_bridge: Paho C++ -> librdkafka, no spool, no checks, no headers;
+//   mosq    tests/bench/arms/mosquitto_bridge: the same on libmosquitto instead of Paho (what the MQTT
+//           library costs; built only with libmosquitto-dev, which scripts/bench.sh installs);
 //   script  tests/bench/arms/script_bridge.py: Debian's paho-mqtt + confluent-kafka, the same work;
 //   archer  archer-bridge as shipped (validation, bind, key, headers, the spool with [spool] sync 100 ms);
 //   relaxed archer-bridge with [spool] sync = "1s".
@@ -31,7 +33,7 @@
 // Environment (defaults in brackets):
 //   ARCHER_BENCH_RATES    comma-separated readings/s, "max" for as fast as the feed goes [2000,5000,10000,20000,max]
 //   ARCHER_BENCH_QOS      comma-separated                                   [1,0]
-//   ARCHER_BENCH_ARMS     comma-separated                                   [limit,naive,script,archer,relaxed]
+//   ARCHER_BENCH_ARMS     comma-separated                                   [limit,naive,mosq,script,archer,relaxed]
 //   ARCHER_BENCH_BROKERS  comma-separated devkafka,apache                   [devkafka,apache]
 //   ARCHER_BENCH_ROUNDS   [3]     ARCHER_BENCH_SECONDS  seconds of feed per step [10]
 //   ARCHER_BENCH_DEVICES  [1000]
@@ -61,10 +63,10 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include "../faults/figures.h"
-#include "arms/arms.h"
 #include "archer/schemas/telemetry_generated.h"
 #include "archer/testing/bridge.h"
 #include "archer/testing/testing.h"
+#include "arms/arms.h"
 
 namespace {
 
@@ -94,7 +96,6 @@ using archer::testing::wait_until;
 using Clock = std::chrono::steady_clock;
 namespace tel = archer::telemetry;
 
-
 std::string fixed(double value, int decimals) {
   return value < 0 ? std::string("na") : fmt::format("{:.{}f}", value, decimals);
 }
@@ -105,12 +106,12 @@ std::string load_average() {
   return fmt::format("{:.2f}/{:.2f}/{:.2f}", load[0], load[1], load[2]);
 }
 
-enum class Arm { limit, naive, script, archer, relaxed };
+enum class Arm { limit, naive, mosq, script, archer, relaxed };
 
 std::optional<Arm> arm_named(const std::string& name) {
   for (const auto& [arm, text] :
-       {std::pair{Arm::limit, "limit"}, std::pair{Arm::naive, "naive"}, std::pair{Arm::script, "script"},
-        std::pair{Arm::archer, "archer"}, std::pair{Arm::relaxed, "relaxed"}}) {
+       {std::pair{Arm::limit, "limit"}, std::pair{Arm::naive, "naive"}, std::pair{Arm::mosq, "mosq"},
+        std::pair{Arm::script, "script"}, std::pair{Arm::archer, "archer"}, std::pair{Arm::relaxed, "relaxed"}}) {
     if (name == text) return arm;
   }
   return std::nullopt;
@@ -122,6 +123,8 @@ const char* arm_name(Arm arm) {
       return "limit";
     case Arm::naive:
       return "naive";
+    case Arm::mosq:
+      return "mosq";
     case Arm::script:
       return "script";
     case Arm::archer:
@@ -131,7 +134,6 @@ const char* arm_name(Arm arm) {
   }
   return "?";
 }
-
 
 // "as fast as the broker takes": a schedule no publisher here keeps up with.
 constexpr int kMaxRate = 1'000'000;
@@ -180,6 +182,13 @@ void run_step(const Step& step, int seconds, int devices) {
       program = start_arm_program({std::string(ARCHER_BIN_DIR) + "/naive_bridge", mqtt.uri(), kafka->bootstrap(),
                                    "devices/+/telemetry", qos, raw_topic},
                                   dir);
+      pid = program->pid();
+      break;
+    case Arm::mosq:
+      program =
+          start_arm_program({std::string(ARCHER_BIN_DIR) + "/mosquitto_bridge", "127.0.0.1",
+                             std::to_string(mqtt.port()), kafka->bootstrap(), "devices/+/telemetry", qos, raw_topic},
+                            dir);
       pid = program->pid();
       break;
     case Arm::script:
@@ -278,9 +287,13 @@ TEST(IngestBench, Ladder) {
   const int devices = static_cast<int>(env_long("ARCHER_BENCH_DEVICES", 1000));
   const long rounds = env_long("ARCHER_BENCH_ROUNDS", 3);
   std::vector<Arm> arms;
-  for (const auto& name : env_list("ARCHER_BENCH_ARMS", "limit,naive,script,archer,relaxed")) {
+  for (const auto& name : env_list("ARCHER_BENCH_ARMS", "limit,naive,mosq,script,archer,relaxed")) {
     const auto arm = arm_named(name);
     ASSERT_TRUE(arm) << "ARCHER_BENCH_ARMS: unknown arm '" << name << "'";
+    if (*arm == Arm::mosq && !std::filesystem::exists(std::string(ARCHER_BIN_DIR) + "/mosquitto_bridge")) {
+      std::cout << "LADDER skipped arm=mosq: no mosquitto_bridge (libmosquitto-dev not installed)" << std::endl;
+      continue;
+    }
     arms.push_back(*arm);
   }
   for (long round = 1; round <= rounds; ++round) {
