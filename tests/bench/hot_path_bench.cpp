@@ -64,7 +64,7 @@ using archer::testing::ProcessOptions;
 using archer::testing::TempDir;
 using archer::testing::wait_until;
 
-constexpr long kDefaultBudget = 60'000;
+constexpr long kDefaultBudget = 140'000;
 constexpr int kWarmUpReadings = 300;
 
 // An arm under callgrind, driven by callgrind_control: counters zeroed, then dumped.
