@@ -7,7 +7,7 @@
 // archer-devsim with N valves that answer at once and publish almost no telemetry (one reading per device
 // per hour). A step:
 //   1. the first command after the bridge is ready, alone: written -> outcome is first_outcome_ms;
-//   2. a warm-up of 49 more commands, until their outcomes are in;
+//   2. a warm-up of 49 more commands, until their outcomes are in; then 2 s idle (the bridge's idle CPU);
 //   3. the measured feed: commands written open-loop at the step's rate for ARCHER_BENCH_SECONDS,
 //      round-robin over the devices, each device alternating open and close; `max` writes as fast as the
 //      writer can, for the same time but at most ARCHER_BENCH_MAX_COMMANDS commands (the backlog must fit
@@ -39,7 +39,8 @@
 // more: missing= doubled= (commands of the whole step without an outcome, outcomes beyond one per command),
 //       statuses=, performed= repeats= (archer-devsim's report: actions taken, requests seen again and
 //       answered without acting), exchanges= (feed exchanges with OPENED and CLOSED), drain_ms= (last write
-//       -> last outcome), unreadable= (log records that do not verify), loadavg=
+//       -> last outcome), idle_cpu_ms_per_s= (the bridge's CPU over 2 s idle after the warm-up, ms per s),
+//       unreadable= (log records that do not verify), loadavg=
 // Asserted: every command of the step has exactly one outcome, and the devices acted at most once per
 // command (performed <= commands). Speed is reported, not asserted.
 //
@@ -107,7 +108,7 @@ namespace trx = archer::transaction;
 constexpr int kPartitions = 8;  // of each actuator log: keeps the transaction log under 5 MiB per partition
 constexpr int kWarmup = 50;     // the first command and 49 more
 
-// --- the equivalents of tests/bench/arms/arms.h (same names, to be swapped for the shared ones) ----------
+// --- cpu_seconds, percentile_ms, env_list: the names of tests/bench/arms/arms.h, to be replaced by it ----------
 
 // utime + stime of a process in seconds (from /proc/<pid>/stat), or nullopt when it cannot be read.
 std::optional<double> cpu_seconds(pid_t pid) {
@@ -390,6 +391,12 @@ void run_step(KafkaKind kind, int rate, int round, const Knobs& knobs) {
       << logs.commands_with_outcome() << " of " << kWarmup << " warm-up outcomes\n"
       << bridge.log();
 
+  // The bridge's CPU while idle (ready, warm, no commands), to tell fixed costs from per-command ones.
+  const auto idle0 = cpu_seconds(bridge_pid);
+  std::this_thread::sleep_for(2s);  // the idle sampling window, not a synchronisation
+  const auto idle1 = cpu_seconds(bridge_pid);
+  const double idle_ms_per_s = idle0 && idle1 ? (*idle1 - *idle0) * 1000 / 2 : -1;
+
   // 3: the measured feed, open-loop: command k is due at k / rate after the start, written then or, when
   // the writer is behind, at once.
   std::vector<std::int64_t> written_us;
@@ -490,7 +497,9 @@ void run_step(KafkaKind kind, int rate, int round, const Knobs& knobs) {
                    "written_per_s={} outcomes_per_s={} written_to_outcome_p50_ms={} p99_ms={} p999_ms={} max_ms={} "
                    "round_trip_p50_ms={} round_trip_p99_ms={} round_trip_p999_ms={} cpu_us_per_command={} "
                    "max_rss_kib={} first_outcome_ms={} first_to_opened_ms={} first_round_trip_ms={} missing={} "
-                   "doubled={} statuses={} performed={} repeats={} exchanges={} drain_ms={} unreadable={} loadavg={}",
+                   "doubled={} statuses={} performed={} repeats={} exchanges={} drain_ms={} idle_cpu_ms_per_s={} "
+                   "unreadable={} "
+                   "loadavg={}",
                    broker, rate > 0 ? std::to_string(rate) : "max", round, devices.size(), written, outcomes, succeeded,
                    fixed(written_per_s, 0), fixed(outcomes_per_s, 0), fixed(percentile_ms(to_outcome_us, 0.5), 1),
                    fixed(percentile_ms(to_outcome_us, 0.99), 1), fixed(percentile_ms(to_outcome_us, 0.999), 1),
@@ -498,7 +507,7 @@ void run_step(KafkaKind kind, int rate, int round, const Knobs& knobs) {
                    fixed(percentile_ms(round_trip_us, 0.99), 0), fixed(percentile_ms(round_trip_us, 0.999), 0),
                    fixed(cpu_us, 1), rss.max_kib(), fixed(first_outcome_ms, 1), fixed(first_to_opened_ms, 0),
                    fixed(first_round_trip_ms, 0), missing, doubled, status_text, performed, repeats,
-                   round_trip_us.size(), fixed(drain_ms, 0), logs.unreadable(), load)
+                   round_trip_us.size(), fixed(drain_ms, 0), fixed(idle_ms_per_s, 0), logs.unreadable(), load)
             << std::endl;
 
   EXPECT_EQ(missing, 0u) << "commands without an outcome";
