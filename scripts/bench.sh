@@ -6,6 +6,7 @@
 #   ./scripts/bench.sh                 # every benchmark (the full ladder takes about an hour)
 #   ./scripts/bench.sh IngestBench     # only the tests whose name matches (ctest -R, case-sensitive)
 #   ARCHER_BENCH_ROUNDS=1 ARCHER_BENCH_RATES=2000,max ./scripts/bench.sh IngestBench   # a short look
+#   ./scripts/bench.sh actuation_bench # commands/s and round trips to 1,000 valves over a ladder of rates
 #
 # ingest_bench runs its ladder on archer-devkafka and on one Apache Kafka node; the real-broker half
 # needs java and the jars of `scripts/kafka.sh fetch` (fetched here when java and mvn are there) and
@@ -15,6 +16,9 @@
 # Environment:
 #   BUILD_DIR              build folder, relative to the repository root (default: build-release)
 #   JOBS                   build jobs (default: nproc)
+#   ARCHER_BENCH_SECONDS   seconds of feed per step (ingest_bench, 10) or of commands (actuation_bench, 10);
+#                          actuation_bench's other knobs (ARCHER_BENCH_COMMAND_RATES, _ROUNDS, _BROKERS, ...) are
+#                          listed at the top of tests/bench/actuation_bench.cpp
 # Figures depend on what else the machine runs: compare runs made on the same, otherwise idle, box.
 set -euo pipefail
 
@@ -42,8 +46,8 @@ step "configure: $build_dir (Release)"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 
 step "build: the benchmarks and the programs they run (ninja -j$jobs)"
-ninja -C "$build_dir" -j"$jobs" spool_bench ingest_bench hot_path_bench naive_bridge mosquitto_bridge archer-bridge \
-  archer-devsim archer-devkafka
+ninja -C "$build_dir" -j"$jobs" spool_bench ingest_bench hot_path_bench actuation_bench naive_bridge mosquitto_bridge \
+  archer-bridge archer-devsim archer-devkafka
 
 if command -v java >/dev/null && command -v mvn >/dev/null; then
   step "Apache Kafka for the real-broker arm: scripts/kafka.sh fetch"
@@ -59,7 +63,7 @@ status=0
 ctest "${ctest_args[@]}" 2>&1 | tee "$log" || status=$?
 
 step "figures (load after: $(uptime | sed 's/.*load average/load average/'))"
-grep -E '^[0-9]+: (BENCH|spool_bench|baseline|spool|  |ratios|load)' "$log" | sed -E 's/^[0-9]+: //' || true
+grep -E '^[0-9]+: (BENCH|ACTUATION|spool_bench|baseline|spool|  |ratios|load)' "$log" | sed -E 's/^[0-9]+: //' || true
 if grep -q "LADDER broker=" "$log"; then
   step "the ladder: $build_dir/bench/ladder.md and ladder.svg"
   /usr/bin/python3 scripts/bench/ladder_report.py "$log" "$build_dir/bench"

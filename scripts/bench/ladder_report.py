@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""Turns ingest_bench's LADDER lines into the tables of docs/performance.md and the data of its plot.
+"""Turns the benchmarks' lines into the tables of docs/performance.md and the data of its plot.
 
   ladder_report.py LOG OUT_DIR
 
-Writes OUT_DIR/ladder.md (one table per broker and QoS: the median over rounds of every figure, per
-offered rate and arm, with the ratios to the limit arm) and OUT_DIR/ladder-<broker>-qos<q>.dat (the
-columns gnuplot draws: rate, then p99 lag and CPU per reading of each Kafka arm).
+Writes OUT_DIR/ladder.md: ingest_bench's LADDER lines as one table per broker and QoS (the median over
+rounds of every figure, per offered rate and arm, with the ratios to the limit arm), hot_path_bench's
+instructions per reading, and actuation_bench's ACTUATION lines (medians per broker and rate); and
+OUT_DIR/ladder-<broker>-qos<q>.dat, the columns gnuplot draws (rate, then p99 lag and CPU per reading of
+each Kafka arm).
 """
 import statistics
 import sys
@@ -41,14 +43,22 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     steps = defaultdict(list)  # (broker, qos, rate, arm) -> [fields]
+    hot_path = []  # fields of each BENCH hot_path line
+    actuation = defaultdict(list)  # (broker, rate) -> [fields]
     for line in Path(sys.argv[1]).read_text(errors="replace").splitlines():
-        at = line.find("LADDER broker=")
-        if at < 0:
-            continue
-        fields = dict(item.split("=", 1) for item in line[at + len("LADDER "):].split() if "=" in item)
-        steps[(fields["broker"], fields["qos"], fields["rate"], fields["arm"])].append(fields)
-    if not steps:
-        print("ladder_report: no LADDER lines in " + sys.argv[1], file=sys.stderr)
+        for marker in ("LADDER broker=", "BENCH hot_path arm=", "ACTUATION broker="):
+            at = line.find(marker)
+            if at < 0:
+                continue
+            fields = dict(item.split("=", 1) for item in line[at:].split() if "=" in item)
+            if marker.startswith("LADDER"):
+                steps[(fields["broker"], fields["qos"], fields["rate"], fields["arm"])].append(fields)
+            elif marker.startswith("BENCH"):
+                hot_path.append(fields)
+            elif "rate" in fields:  # not a "skipped" line
+                actuation[(fields["broker"], fields["rate"])].append(fields)
+    if not steps and not hot_path and not actuation:
+        print("ladder_report: no LADDER, BENCH hot_path or ACTUATION lines in " + sys.argv[1], file=sys.stderr)
         return 1
 
     def med(key, name):
@@ -92,6 +102,31 @@ def main():
                 dat.append(row)
         lines.append("")
         (out_dir / f"ladder-{broker}-qos{qos}.dat").write_text("\n".join(" ".join(r) for r in dat) + "\n")
+    if hot_path:
+        lines.append("### Instructions per reading (callgrind, hot_path_bench)\n")
+        lines.append("| arm | readings | instructions per reading | × limit |")
+        lines.append("| --- | ---: | ---: | ---: |")
+        for f in hot_path:
+            lines.append(f"| {f['arm']} | {f['readings']} | {shown(number(f['per_reading']), 0)} | "
+                         f"{f.get('ratio_to_limit', 'na')} |")
+        lines.append("")
+    for broker in sorted({k[0] for k in actuation}, key=lambda b: b != "devkafka"):
+        rounds = max(len(v) for k, v in actuation.items() if k[0] == broker)
+        lines.append(f"### Actuation, {broker} (median of {rounds} rounds)\n")
+        lines.append("| offered/s | outcomes/s | written→outcome p50 ms | p99 | round trip p50 ms | p99 | p99.9 | "
+                     "CPU µs/command | peak RSS MiB | first outcome ms |")
+        lines.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for rate in sorted({k[1] for k in actuation if k[0] == broker}, key=rate_key):
+            rows = actuation[(broker, rate)]
+
+            def amed(name):
+                return median(number(f.get(name, "na")) for f in rows)
+            lines.append(f"| {rate} | {shown(amed('outcomes_per_s'), 0)} | {shown(amed('written_to_outcome_p50_ms'))} | "
+                         f"{shown(amed('p99_ms'))} | {shown(amed('round_trip_p50_ms'))} | "
+                         f"{shown(amed('round_trip_p99_ms'))} | {shown(amed('round_trip_p999_ms'))} | "
+                         f"{shown(amed('cpu_us_per_command'), 0)} | {shown((amed('max_rss_kib') or 0) / 1024, 1)} | "
+                         f"{shown(amed('first_outcome_ms'), 0)} |")
+        lines.append("")
     (out_dir / "ladder.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0

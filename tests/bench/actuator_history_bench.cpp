@@ -66,9 +66,9 @@ class Producer {
     RdKafka::Headers* list = RdKafka::Headers::create();
     for (const auto& [name, text] : headers) list->add(name, text);
     while (true) {
-      const auto err = producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
-                                          const_cast<std::uint8_t*>(value.data()), value.size(), key.data(), key.size(),
-                                          0, list, nullptr);
+      const auto err =
+          producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<std::uint8_t*>(value.data()),
+                             value.size(), key.data(), key.size(), 0, list, nullptr);
       if (err == RdKafka::ERR_NO_ERROR) return;
       if (err != RdKafka::ERR__QUEUE_FULL) throw std::runtime_error(RdKafka::err2str(err));
       producer_->poll(50);
@@ -95,17 +95,18 @@ void write_history(const std::string& bootstrap, const std::string& prefix, int 
     const DeviceId device(fmt::format("v-{:04}", n % kDevices));
     const CommandId command(fmt::format("00000000-0000-7000-8000-{:012}", n));
     const InteractionId interaction(fmt::format("00000000-0000-7000-9000-{:012}", n));
-    const Bytes raw = archer::protocol::encode(archer::protocol::Command{command, device, "set", {{"n", std::to_string(n)}}, 1, 0});
+    const Bytes raw =
+        archer::protocol::encode(archer::protocol::Command{command, device, "set", {{"n", std::to_string(n)}}, 1, 0});
     producer.send(prefix + "cmd", partition, device.str(), raw, {{"archer-id", command.str()}});
     const Bytes response = archer::protocol::encode(
         archer::protocol::DeviceResponse{interaction, archer::protocol::ResponseStatus::OK, "done", {}});
     const Bytes outcome = archer::protocol::encode(archer::protocol::Outcome{
         command, interaction, device, archer::protocol::OutcomeStatus::SUCCEEDED, response, 12, "done"});
-    const std::pair<Phase, Bytes> steps[] = {
-        {Phase::OPENED, raw},
-        {Phase::SENT, archer::protocol::encode(archer::protocol::DeviceCommand{interaction, "set", {{"n", std::to_string(n)}}})},
-        {Phase::RESPONDED, response},
-        {Phase::CLOSED, outcome}};
+    const std::pair<Phase, Bytes> steps[] = {{Phase::OPENED, raw},
+                                             {Phase::SENT, archer::protocol::encode(archer::protocol::DeviceCommand{
+                                                               interaction, "set", {{"n", std::to_string(n)}}})},
+                                             {Phase::RESPONDED, response},
+                                             {Phase::CLOSED, outcome}};
     for (const auto& [phase, payload] : steps) {
       producer.send(prefix + "tx", partition, device.str(),
                     archer::protocol::encode(archer::protocol::Transaction{interaction, command, device, phase, 1,
@@ -159,7 +160,8 @@ StartFigures start_and_stop(const std::filesystem::path& config, const std::file
       },
       600s, 10ms);
   EXPECT_TRUE(ready) << testing::read_file(log);
-  out.ready_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned).count();
+  out.ready_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned).count();
   std::this_thread::sleep_for(500ms);  // let the allocator settle before reading RSS
   out.rss_kib = rss_kib(bridge.pid());
   bridge.kill(SIGTERM);
@@ -186,9 +188,11 @@ TEST(ActuatorHistory, StartTimeAndMemoryAgainstHistory) {
     for (const char* topic : {"cmd", "tx", "evt"}) kafka.create_topic(prefix + topic, kPartitions);
     const auto wrote_at = std::chrono::steady_clock::now();
     write_history(kafka.bootstrap(), prefix, commands);
-    std::cout << fmt::format("history of {} commands written in {} s", commands,
-                             std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - wrote_at).count())
-              << std::endl;
+    std::cout
+        << fmt::format(
+               "history of {} commands written in {} s", commands,
+               std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - wrote_at).count())
+        << std::endl;
     testing::TempDir dir("archer-history-bench");
     const std::uint16_t http = testing::free_port();
     std::ofstream(dir / "gateway.toml") << fmt::format(R"([gateway]
@@ -213,13 +217,15 @@ commands = "{}cmd"
 transactions = "{}tx"
 events = "{}evt"
 )",
-                                                        mqtt.uri(), commands, kafka.bootstrap(), (dir / "spool").string(),
-                                                        http, prefix, prefix, prefix, prefix);
+                                                       mqtt.uri(), commands, kafka.bootstrap(),
+                                                       (dir / "spool").string(), http, prefix, prefix, prefix, prefix);
     for (const char* start : {"first", "snapshot"}) {
       const StartFigures f = start_and_stop(dir / "gateway.toml", dir / fmt::format("bridge-{}.log", start), http);
-      std::cout << fmt::format("BENCH actuator_history commands={} tx_records={} start={} ready_ms={} rss_kib={} records_read={}",
-                               commands, 4 * commands, start, f.ready_ms, f.rss_kib, f.records_read)
-                << std::endl;
+      std::cout
+          << fmt::format(
+                 "BENCH actuator_history commands={} tx_records={} start={} ready_ms={} rss_kib={} records_read={}",
+                 commands, 4 * commands, start, f.ready_ms, f.rss_kib, f.records_read)
+          << std::endl;
     }
   }
 }

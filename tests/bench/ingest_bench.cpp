@@ -73,6 +73,8 @@ namespace {
 using namespace std::chrono_literals;
 using archer::bench::cpu_seconds;
 using archer::bench::env_list;
+using archer::bench::fixed;
+using archer::bench::load_average;
 using archer::bench::percentile_ms;
 using archer::bench::Raw;
 using archer::bench::start_arm_program;
@@ -95,16 +97,6 @@ using archer::testing::wait_until;
 
 using Clock = std::chrono::steady_clock;
 namespace tel = archer::telemetry;
-
-std::string fixed(double value, int decimals) {
-  return value < 0 ? std::string("na") : fmt::format("{:.{}f}", value, decimals);
-}
-
-std::string load_average() {
-  double load[3] = {0, 0, 0};
-  if (getloadavg(load, 3) != 3) return "na";
-  return fmt::format("{:.2f}/{:.2f}/{:.2f}", load[0], load[1], load[2]);
-}
 
 enum class Arm { limit, naive, mosq, script, archer, relaxed };
 

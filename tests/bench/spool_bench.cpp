@@ -64,8 +64,8 @@ Figure measure(std::string name, std::uint64_t records, F&& body) {
   body();
   const auto t1 = std::chrono::steady_clock::now();
   Figure f{std::move(name), records, std::chrono::duration<double>(t1 - t0).count(), cpu_seconds() - cpu0};
-  fmt::print("{:<44} {:>9.0f} rec/s  {:>7.2f} us/rec wall  {:>7.2f} us/rec CPU\n", f.name, f.per_second(),
-             f.us_each(), f.cpu_us_each());
+  fmt::print("{:<44} {:>9.0f} rec/s  {:>7.2f} us/rec wall  {:>7.2f} us/rec CPU\n", f.name, f.per_second(), f.us_each(),
+             f.cpu_us_each());
   std::fflush(stdout);
   return f;
 }
@@ -94,8 +94,8 @@ void check(bool ok, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const fs::path base = argc > 1 ? fs::path(argv[1])
-                                 : fs::temp_directory_path() / ("archer-spool-bench-" + std::to_string(::getpid()));
+  const fs::path base =
+      argc > 1 ? fs::path(argv[1]) : fs::temp_directory_path() / ("archer-spool-bench-" + std::to_string(::getpid()));
   const std::uint64_t n = argc > 2 ? std::stoull(argv[2]) : 200000;
   std::vector<SpoolRecord> records;
   records.reserve(n);
@@ -103,8 +103,9 @@ int main(int argc, char** argv) {
   const std::uint64_t stored = archer::spool::stored_size(records[0]);
   double load[3] = {0, 0, 0};
   check(getloadavg(load, 3) == 3, "getloadavg");
-  fmt::print("spool_bench: {} records of 128 B payload ({} B stored each), dir {}, {} cores, load {:.2f} {:.2f} {:.2f}\n",
-             n, stored, base.string(), std::thread::hardware_concurrency(), load[0], load[1], load[2]);
+  fmt::print(
+      "spool_bench: {} records of 128 B payload ({} B stored each), dir {}, {} cores, load {:.2f} {:.2f} {:.2f}\n", n,
+      stored, base.string(), std::thread::hardware_concurrency(), load[0], load[1], load[2]);
 
   // Baseline 1: in memory.
   std::deque<std::string> deque;

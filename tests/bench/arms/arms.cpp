@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "archer/schemas/telemetry_generated.h"
@@ -51,6 +52,16 @@ double percentile_ms(std::vector<std::int64_t> us, double q) {
   const auto rank = static_cast<std::size_t>(q * static_cast<double>(us.size() - 1));
   std::nth_element(us.begin(), us.begin() + static_cast<std::ptrdiff_t>(rank), us.end());
   return static_cast<double>(us[rank]) / 1000.0;
+}
+
+std::string fixed(double value, int decimals) {
+  return value < 0 ? std::string("na") : fmt::format("{:.{}f}", value, decimals);
+}
+
+std::string load_average() {
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) != 3) return "na";
+  return fmt::format("{:.2f}/{:.2f}/{:.2f}", load[0], load[1], load[2]);
 }
 
 Raw::Raw(const std::string& bootstrap, const std::string& topic)

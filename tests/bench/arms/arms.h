@@ -34,6 +34,12 @@ double percentile_ms(std::vector<std::int64_t> us, double q);
 // The comma-separated items of environment variable `name`, or of `fallback` when it is unset or empty.
 std::vector<std::string> env_list(const char* name, const char* fallback);
 
+// `value` with `decimals` decimals, or "na" when it is negative (not measured).
+std::string fixed(double value, int decimals);
+
+// The load averages as "1m/5m/15m", or "na".
+std::string load_average();
+
 // Reads a raw datalog topic from the start, in the background, for the whole run (archer-devkafka
 // drops the oldest records of a partition beyond 5 MiB): distinct (device, seq) readings of the
 // telemetry schema and their lags from the scheduled send time in each payload.
