@@ -197,7 +197,11 @@ RdKafka::ErrorCode produce_to(rd_kafka_t* producer, rd_kafka_topic_t* topic, con
   }
   rd_kafka_error_t* error = rd_kafka_produceva(producer, values, count);
   if (error == nullptr) return RdKafka::ERR_NO_ERROR;
-  const auto code = static_cast<RdKafka::ErrorCode>(rd_kafka_error_code(error));
+  // After a fatal error, produceva gives that error's own code (e.g. OUT_OF_ORDER_SEQUENCE_NUMBER)
+  // with the fatal flag, where the C++ API says ERR__FATAL: the record is not refused, the next
+  // producer sends it.
+  const auto code = rd_kafka_error_is_fatal(error) ? RdKafka::ERR__FATAL
+                                                   : static_cast<RdKafka::ErrorCode>(rd_kafka_error_code(error));
   rd_kafka_error_destroy(error);
   return code;
 }
