@@ -16,16 +16,13 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <mqtt/async_client.h>
 
+#include "device_of.h"
+
 namespace {
 
-volatile std::sig_atomic_t stopping = 0;
+using archer::bench::device_of;
 
-std::string_view device_of(std::string_view topic) {
-  const std::size_t first = topic.find('/');
-  if (first == std::string_view::npos) return topic;
-  const std::size_t second = topic.find('/', first + 1);
-  return topic.substr(first + 1, second == std::string_view::npos ? std::string_view::npos : second - first - 1);
-}
+volatile std::sig_atomic_t stopping = 0;
 
 }  // namespace
 
