@@ -40,7 +40,13 @@
 //       statuses=, performed= repeats= (archer-devsim's report: actions taken, requests seen again and
 //       answered without acting), exchanges= (feed exchanges with OPENED and CLOSED), drain_ms= (last write
 //       -> last outcome), idle_cpu_ms_per_s= (the bridge's CPU over 2 s idle after the warm-up, ms per s),
-//       unreadable= (log records that do not verify), loadavg=
+//       unreadable= (log records that do not verify), loadavg=,
+//       parts_p50_p99_ms= (where a feed command's time goes, p50/p99 in ms of each part, from the records'
+//       time_ms: written_opened the command log read up to OPENED, opened_sent OPENED's acknowledgement,
+//       sent_responded the device's round trip over MQTT, responded_closed, closed_read CLOSED's and the
+//       outcome's acknowledgements up to the outcome read from the event log),
+//       mqtt_p50_p99_ms= (with ARCHER_BENCH_SNIFF=1: a third client on the broker sees every request and
+//       answer: out SENT -> the request seen, device the request seen -> the answer seen, in -> RESPONDED)
 // Asserted: every command of the step has exactly one outcome, and the devices acted at most once per
 // command (performed <= commands). Speed is reported, not asserted.
 //
@@ -129,12 +135,15 @@ class ActuatorLogs {
  public:
   struct Outcome {
     int count = 0;
-    std::int64_t first_us = 0;  // now_us() when the first one was read
+    std::int64_t first_us = 0;       // now_us() when the first one was read
+    std::int64_t first_unix_ms = 0;  // the same moment on the gateway's clock (Unix ms)
     evt::OutcomeStatus status = evt::OutcomeStatus::SUCCEEDED;
   };
   struct Exchange {
     std::string command_id;
     std::int64_t opened_ms = -1;  // the records' time_ms
+    std::int64_t sent_ms = -1;    // the first SENT
+    std::int64_t responded_ms = -1;
     std::int64_t closed_ms = -1;
   };
 
@@ -173,6 +182,7 @@ class ActuatorLogs {
       std::unique_ptr<RdKafka::Message> message(consumer_.consumer().consume(100));
       if (message->err() != RdKafka::ERR_NO_ERROR) continue;  // timeouts and partition EOF
       const std::int64_t at = now_us();
+      const std::int64_t at_unix_ms = unix_ms();
       const auto* data = static_cast<const std::uint8_t*>(message->payload());
       flatbuffers::Verifier verifier(data, message->len());
       std::lock_guard lock(mutex_);
@@ -185,6 +195,7 @@ class ActuatorLogs {
         Outcome& seen = outcomes_[outcome->command_id()->str()];
         if (seen.count++ == 0) {
           seen.first_us = at;
+          seen.first_unix_ms = at_unix_ms;
           seen.status = outcome->status();
         }
       } else {
@@ -196,6 +207,9 @@ class ActuatorLogs {
         Exchange& exchange = exchanges_[step->interaction_id()->str()];
         exchange.command_id = step->command_id()->str();
         if (step->phase() == trx::Phase::OPENED) exchange.opened_ms = step->time_ms();
+        if (step->phase() == trx::Phase::SENT && exchange.sent_ms < 0) exchange.sent_ms = step->time_ms();
+        if (step->phase() == trx::Phase::RESPONDED && exchange.responded_ms < 0)
+          exchange.responded_ms = step->time_ms();
         if (step->phase() == trx::Phase::CLOSED) exchange.closed_ms = step->time_ms();
       }
     }
@@ -209,6 +223,40 @@ class ActuatorLogs {
   std::uint64_t unreadable_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
+};
+
+// With ARCHER_BENCH_SNIFF=1: a third MQTT client that sees every request and answer (QoS 0) and notes when
+// each arrived, by interaction id (the CorrelationData), to split SENT -> RESPONDED into the request's way
+// out, the device's turn and the answer's way in.
+class Sniffer {
+ public:
+  explicit Sniffer(const std::string& uri) : client_(uri, "bench-sniffer", mqtt::create_options(MQTTVERSION_5)) {
+    client_.set_message_callback([this](mqtt::const_message_ptr message) {
+      const std::int64_t at = unix_ms();
+      const auto& properties = message->get_properties();
+      if (!properties.contains(mqtt::property::CORRELATION_DATA)) return;
+      const std::string id = mqtt::get<mqtt::binary>(properties, mqtt::property::CORRELATION_DATA);
+      const bool request = message->get_topic().find("/commands") != std::string::npos;
+      std::lock_guard lock(mutex_);
+      auto& seen = seen_.try_emplace(id, -1, -1).first->second;
+      if (request && seen.first < 0) seen.first = at;
+      if (!request && seen.second < 0) seen.second = at;
+    });
+    client_.connect(mqtt::connect_options_builder().mqtt_version(MQTTVERSION_5).clean_start(true).finalize())->wait();
+    client_.subscribe("devices/+/commands", 0)->wait();
+    client_.subscribe("devices/+/responses", 0)->wait();
+  }
+  ~Sniffer() { client_.disconnect()->wait(); }
+  // interaction id -> (request seen, answer seen), Unix ms; -1 when not seen.
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> seen() {
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  mqtt::async_client client_;
+  std::mutex mutex_;
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> seen_;
 };
 
 // archer-devsim with `devices` valves that answer at once and publish one reading per device per hour.
@@ -318,6 +366,8 @@ void run_step(KafkaKind kind, int rate, int round, const Knobs& knobs) {
   Valves valves(mqtt, knobs.devices, knobs.connections);
   ASSERT_TRUE(valves.ready());
   const std::vector<std::string>& devices = valves.ids();
+  std::unique_ptr<Sniffer> sniffer;
+  if (env_long("ARCHER_BENCH_SNIFF", 0) != 0) sniffer = std::make_unique<Sniffer>(mqtt.uri());
   CommandWriter writer(kafka->bootstrap(), topics.commands);
   RssSampler rss;
   Bridge bridge(mqtt.uri(), kafka->bootstrap(), archer::testing::valves_section(topics, {.timeout = "5s"}),
@@ -357,6 +407,7 @@ void run_step(KafkaKind kind, int rate, int round, const Knobs& knobs) {
   // 3: the measured feed, open-loop: command k is due at k / rate after the start, written then or, when
   // the writer is behind, at once.
   std::vector<std::int64_t> written_us;
+  std::vector<std::int64_t> written_unix_ms;
   const auto cpu0 = cpu_seconds(bridge_pid);
   const auto feed_start = Clock::now();
   const auto feed_end = feed_start + std::chrono::seconds(knobs.seconds);
@@ -369,6 +420,7 @@ void run_step(KafkaKind kind, int rate, int round, const Knobs& knobs) {
       break;
     }
     written_us.push_back(now_us());
+    written_unix_ms.push_back(unix_ms());
     write(kWarmup + k);
   }
   const std::int64_t last_write_us = now_us();
@@ -417,6 +469,48 @@ void run_step(KafkaKind kind, int rate, int round, const Knobs& knobs) {
   double first_to_opened_ms = -1;
   double first_round_trip_ms = -1;
   std::vector<std::int64_t> round_trip_us;
+  // Where a feed command's time goes, from the records' time_ms (ms): written -> OPENED, OPENED -> first SENT,
+  // SENT -> RESPONDED, RESPONDED -> CLOSED, CLOSED -> its outcome read.
+  std::map<std::string, std::size_t> feed_index;
+  for (std::size_t k = 0; k < written; ++k) feed_index[ids[kWarmup + k]] = k;
+  std::vector<std::int64_t> to_opened_us, to_sent_us, to_responded_us, to_closed_us, to_read_us;
+  for (const auto& [interaction, exchange] : logs.exchanges()) {
+    const auto k = feed_index.find(exchange.command_id);
+    if (k == feed_index.end() || exchange.opened_ms < 0 || exchange.sent_ms < 0 || exchange.responded_ms < 0 ||
+        exchange.closed_ms < 0) {
+      continue;
+    }
+    const auto outcome = logs.outcomes().find(exchange.command_id);
+    if (outcome == logs.outcomes().end()) continue;
+    to_opened_us.push_back((exchange.opened_ms - written_unix_ms[k->second]) * 1000);
+    to_sent_us.push_back((exchange.sent_ms - exchange.opened_ms) * 1000);
+    to_responded_us.push_back((exchange.responded_ms - exchange.sent_ms) * 1000);
+    to_closed_us.push_back((exchange.closed_ms - exchange.responded_ms) * 1000);
+    to_read_us.push_back((outcome->second.first_unix_ms - exchange.closed_ms) * 1000);
+  }
+  std::vector<std::int64_t> out_us, device_us, in_us;
+  if (sniffer) {
+    const auto seen = sniffer->seen();
+    for (const auto& [interaction, exchange] : logs.exchanges()) {
+      const auto it = seen.find(interaction);
+      if (feed_index.count(exchange.command_id) == 0 || it == seen.end() || it->second.first < 0 ||
+          it->second.second < 0 || exchange.sent_ms < 0 || exchange.responded_ms < 0) {
+        continue;
+      }
+      out_us.push_back((it->second.first - exchange.sent_ms) * 1000);
+      device_us.push_back((it->second.second - it->second.first) * 1000);
+      in_us.push_back((exchange.responded_ms - it->second.second) * 1000);
+    }
+  }
+  auto p50_p99 = [](const std::vector<std::int64_t>& us) {
+    return fmt::format("{}/{}", fixed(percentile_ms(us, 0.5), 0), fixed(percentile_ms(us, 0.99), 0));
+  };
+  const std::string parts = fmt::format(
+      "parts_p50_p99_ms=written_opened:{},opened_sent:{},sent_responded:{},responded_closed:{},closed_read:{}",
+      p50_p99(to_opened_us), p50_p99(to_sent_us), p50_p99(to_responded_us), p50_p99(to_closed_us), p50_p99(to_read_us));
+  const std::string mqtt_parts = sniffer ? fmt::format(" mqtt_p50_p99_ms=out:{},device:{},in:{}", p50_p99(out_us),
+                                                       p50_p99(device_us), p50_p99(in_us))
+                                         : std::string();
   for (const auto& [interaction, exchange] : logs.exchanges()) {
     if (exchange.command_id == ids[0] && exchange.opened_ms >= 0) {
       first_to_opened_ms = static_cast<double>(exchange.opened_ms - first_written_unix_ms);
@@ -456,7 +550,7 @@ void run_step(KafkaKind kind, int rate, int round, const Knobs& knobs) {
                    "max_rss_kib={} first_outcome_ms={} first_to_opened_ms={} first_round_trip_ms={} missing={} "
                    "doubled={} statuses={} performed={} repeats={} exchanges={} drain_ms={} idle_cpu_ms_per_s={} "
                    "unreadable={} "
-                   "loadavg={}",
+                   "loadavg={} {}{}",
                    broker, rate > 0 ? std::to_string(rate) : "max", round, devices.size(), written, outcomes, succeeded,
                    fixed(written_per_s, 0), fixed(outcomes_per_s, 0), fixed(percentile_ms(to_outcome_us, 0.5), 1),
                    fixed(percentile_ms(to_outcome_us, 0.99), 1), fixed(percentile_ms(to_outcome_us, 0.999), 1),
@@ -464,7 +558,8 @@ void run_step(KafkaKind kind, int rate, int round, const Knobs& knobs) {
                    fixed(percentile_ms(round_trip_us, 0.99), 0), fixed(percentile_ms(round_trip_us, 0.999), 0),
                    fixed(cpu_us, 1), rss.max_kib(), fixed(first_outcome_ms, 1), fixed(first_to_opened_ms, 0),
                    fixed(first_round_trip_ms, 0), missing, doubled, status_text, performed, repeats,
-                   round_trip_us.size(), fixed(drain_ms, 0), fixed(idle_ms_per_s, 0), logs.unreadable(), load)
+                   round_trip_us.size(), fixed(drain_ms, 0), fixed(idle_ms_per_s, 0), logs.unreadable(), load, parts,
+                   mqtt_parts)
             << std::endl;
 
   EXPECT_EQ(missing, 0u) << "commands without an outcome";
