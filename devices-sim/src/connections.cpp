@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "archer/core/log.h"
+#include "archer/core/tcp_nodelay.h"
 
 namespace archer::devsim {
 namespace {
@@ -115,6 +116,7 @@ void Connections::on_connected(std::size_t c) {
   conn.inflight = 0;
   conn.retry_at_ns = 0;
   if (!conn.up.exchange(true)) stats_.on_connected();
+  nagle_due_ = true;  // for housekeeping: one pass over the sockets for however many connections came up
   window_cv_.notify_all();
   try {
     // Subscribe first: the broker handles a connection's packets in order, so whoever sees
@@ -217,6 +219,8 @@ void Connections::connect_all(const std::atomic<bool>& stop) {
 }
 
 void Connections::housekeeping(Clock::time_point now, const std::atomic<bool>& stop, Clock::time_point end) {
+  // Before the presence below: a device answers at once only with Nagle off (archer/core/tcp_nodelay.h).
+  if (nagle_due_.exchange(false)) disable_nagle_to_port(mqtt_uri_port(options_.uri));
   for (std::size_t c = 0; c < connections_.size(); ++c) {
     const std::int64_t at = connections_[c]->retry_at_ns.load();
     if (at != 0 && at <= now.time_since_epoch().count() && !connections_[c]->up) start_connect(c);

@@ -84,6 +84,7 @@ class Connections {
   std::vector<std::unique_ptr<Connection>> connections_;
   std::mutex window_mutex_;
   std::condition_variable window_cv_;
+  std::atomic<bool> nagle_due_{false};  // a connection came up since housekeeping last turned Nagle off
 };
 
 }  // namespace archer::devsim

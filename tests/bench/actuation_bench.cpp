@@ -340,7 +340,8 @@ struct Knobs {
 // One step of the ladder; `rate` is commands/s, 0 for `max`.
 void run_step(KafkaKind kind, int rate, int round, const Knobs& knobs) {
   const std::string broker = kind == KafkaKind::devkafka ? "devkafka" : "apache";
-  Mosquitto mqtt(MosquittoOptions{"log_dest none\n"});  // the harness's `log_type all` writes lines per message
+  // Nagle off as in config/mosquitto/gateway.conf; logging off (the harness's `log_type all` writes lines per message).
+  Mosquitto mqtt(MosquittoOptions{"log_dest none\nset_tcp_nodelay true\n"});
   std::unique_ptr<DevKafka> devkafka;
   archer::testing::KafkaCluster* kafka = nullptr;
   ValveTopics topics;

@@ -7,6 +7,7 @@
 
 #include "archer/core/callback_guard.h"
 #include "archer/core/log.h"
+#include "archer/core/tcp_nodelay.h"
 #include "archer/transport/mqtt_tls.h"
 
 namespace archer::transport {
@@ -270,6 +271,8 @@ void MqttSession::on_connected() {
   // Runs on Paho's thread after every (re)connect. Subscribing again is harmless when the broker
   // kept the session, and necessary when it expired.
   log::info("mqtt", "connected to {} as {}", config_.uri, config_.client_id);
+  // Before the first request goes out: with Nagle on, each waits out the broker's delayed ACK.
+  disable_nagle_to_port(mqtt_uri_port(config_.uri));
   failed_connect_lines().forget();
   const auto wanted = subscriptions();
   pending_subacks_ = static_cast<int>(wanted.size());
