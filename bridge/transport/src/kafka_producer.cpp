@@ -84,7 +84,19 @@ std::unique_ptr<RdKafka::Conf> make_kafka_conf(const KafkaProperties& defaults, 
 }
 
 KafkaProperties producer_defaults(std::string_view role) {
-  KafkaProperties defaults = kProducerDefaults;
+  // The actuator gateway waits for the acknowledgement of the steps of an exchange in turn (OPENED
+  // before the device is contacted, CLOSED before the outcome, the outcome before the device's next
+  // command): the linger is paid at each. 1 ms still lets concurrent exchanges share a request (0
+  // cost 50% more CPU per command for no shorter round trip).
+  const bool waits_for_each = role.starts_with("actuators");
+  KafkaProperties defaults;
+  for (const auto& property : kProducerDefaults) {
+    if (waits_for_each && property.first == "linger.ms") {
+      defaults.emplace_back(property.first, "1");
+    } else {
+      defaults.push_back(property);
+    }
+  }
   defaults.emplace_back("client.id", fmt::format("archer-{}", role));
   return defaults;
 }
