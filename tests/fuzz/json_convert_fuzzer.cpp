@@ -17,6 +17,7 @@
 #include "archer/ingest/schema.h"
 #include "archer/ingest/validator.h"
 #include "archer/schemas/telemetry_generated.h"
+#include "telemetry_validators.h"
 
 namespace {
 
@@ -34,33 +35,12 @@ struct Fixture {
   std::unique_ptr<flatbuffers::Parser> printer;
 };
 
-std::optional<Validator> make(const std::shared_ptr<const archer::ingest::Schema>& schema, bool bind) {
-  archer::ingest::ValidatorSettings settings;
-  settings.section = "fuzz";
-  settings.max_payload = 64 * 1024;
-  settings.accept_flatbuffers = false;
-  settings.accept_json = true;
-  if (bind) settings.bind = {{"device", "device"}, {"seq", "seq"}};
-  std::string error;
-  auto validator = Validator::create(schema, settings, error);
-  if (!validator) {
-    std::fprintf(stderr, "%s\n", error.c_str());
-    std::abort();
-  }
-  return validator;
-}
-
 Fixture& fixture() {
   static Fixture* f = [] {
     auto* made = new Fixture;
-    auto loaded = archer::ingest::Schema::load(std::string(ARCHER_SCHEMA_DIR) + "/telemetry.bfbs");
-    if (!loaded) {
-      std::fprintf(stderr, "%s\n", loaded.error.c_str());
-      std::abort();
-    }
-    made->schema = loaded.schema;
-    made->validator = make(made->schema, true);
-    made->unbound = make(made->schema, false);
+    made->schema = archer::fuzz::telemetry_schema();
+    made->validator = archer::fuzz::telemetry_validator(made->schema, false, true, true);
+    made->unbound = archer::fuzz::telemetry_validator(made->schema, false, true, false);
     std::string error;
     made->printer = made->schema->make_json_parser(error);
     require(made->printer != nullptr);

@@ -8,15 +8,13 @@
 #include <vector>
 
 #include "archer/protocol/messages.h"
+#include "seed_files.h"
 
 namespace {
 
-using namespace archer::protocol;
+using archer::fuzz::write_seed;
 
-void write(const std::string& dir, const std::string& name, const Bytes& bytes) {
-  std::ofstream out(dir + "/" + name, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
+using namespace archer::protocol;
 
 // The transaction fuzzer's framing: a 2-byte little-endian length before each record.
 Bytes framed(const std::vector<Bytes>& records) {
@@ -32,11 +30,7 @@ Bytes framed(const std::vector<Bytes>& records) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s DIR\n", argv[0]);
-    return 2;
-  }
-  const std::string dir = argv[1];
+  const std::string dir = archer::fuzz::seed_dir(argc, argv);
   const Command command{
       CommandId("01J0000000000000000000CMD1"), DeviceId("valve-0001"), "open", {{"percent", "40"}}, 1764000000000, 0};
   const DeviceCommand request{InteractionId("01J0000000000000000000INT1"), "open", {{"percent", "40"}}};
@@ -44,11 +38,11 @@ int main(int argc, char** argv) {
   const DeviceResponse rejected{request.interaction_id, ResponseStatus::REJECTED, "percent out of range", {}};
   const Outcome outcome{command.id, request.interaction_id, command.device, OutcomeStatus::SUCCEEDED, encode(ok), 12,
                         ""};
-  write(dir, "command", encode(command));
-  write(dir, "device-command", encode(request));
-  write(dir, "response-ok", encode(ok));
-  write(dir, "response-rejected", encode(rejected));
-  write(dir, "outcome", encode(outcome));
+  write_seed(dir, "command", encode(command));
+  write_seed(dir, "device-command", encode(request));
+  write_seed(dir, "response-ok", encode(ok));
+  write_seed(dir, "response-rejected", encode(rejected));
+  write_seed(dir, "outcome", encode(outcome));
 
   auto record = [&](Phase phase, std::uint32_t attempt, Bytes payload, std::string detail) {
     return encode(Transaction{request.interaction_id, command.id, command.device, phase, attempt, std::move(payload),
@@ -60,15 +54,15 @@ int main(int argc, char** argv) {
   const Bytes responded = record(Phase::RESPONDED, 2, encode(ok), "");
   const Bytes closed = record(Phase::CLOSED, 2, encode(outcome), "");
   const Bytes timed_out = record(Phase::TIMED_OUT, 3, {}, "no answer after 3 attempts");
-  write(dir, "tx-opened", opened);
-  write(dir, "tx-responded", responded);
-  write(dir, "tx-timed-out", timed_out);
-  write(dir, "log-exchange", framed({opened, sent, resent, responded, closed}));
-  write(dir, "log-repeated", framed({closed, opened, opened, responded, timed_out}));
+  write_seed(dir, "tx-opened", opened);
+  write_seed(dir, "tx-responded", responded);
+  write_seed(dir, "tx-timed-out", timed_out);
+  write_seed(dir, "log-exchange", framed({opened, sent, resent, responded, closed}));
+  write_seed(dir, "log-repeated", framed({closed, opened, opened, responded, timed_out}));
   // Regressions found by the fuzzers: a record with an empty interaction id (the view's entry kept
   // no command id), and two commands sharing one interaction id.
   Transaction anonymous{InteractionId(""), command.id, command.device, Phase::OPENED, 0, {}, 1, "", 0, 7};
-  write(dir, "regression-empty-interaction", framed({encode(anonymous)}));
+  write_seed(dir, "regression-empty-interaction", framed({encode(anonymous)}));
   Transaction other{request.interaction_id,
                     CommandId("01J0000000000000000000CMD2"),
                     command.device,
@@ -81,9 +75,9 @@ int main(int argc, char** argv) {
                     8};
   Transaction moved = anonymous;
   moved.interaction_id = InteractionId("01J0000000000000000000INT2");
-  write(dir, "regression-shared-interaction", framed({opened, encode(other), encode(moved), sent}));
+  write_seed(dir, "regression-shared-interaction", framed({opened, encode(other), encode(moved), sent}));
   Bytes legacy = encode(ok);
   legacy[4] = 'A', legacy[5] = 'C', legacy[6] = 'M', legacy[7] = 'D';  // command.fbs's identifier, still accepted
-  write(dir, "response-legacy-identifier", legacy);
+  write_seed(dir, "response-legacy-identifier", legacy);
   return 0;
 }

@@ -6,15 +6,13 @@
 #include <vector>
 
 #include "archer/schemas/telemetry_generated.h"
+#include "seed_files.h"
 
 namespace {
 
-namespace tel = archer::telemetry;
+using archer::fuzz::write_seed;
 
-void write(const std::string& dir, const char* name, const std::vector<std::uint8_t>& bytes) {
-  std::ofstream out(dir + "/" + name, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
+namespace tel = archer::telemetry;
 
 std::vector<std::uint8_t> finish(flatbuffers::FlatBufferBuilder& fbb) {
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
@@ -23,43 +21,39 @@ std::vector<std::uint8_t> finish(flatbuffers::FlatBufferBuilder& fbb) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s DIR\n", argv[0]);
-    return 2;
-  }
-  const std::string dir = argv[1];
+  const std::string dir = archer::fuzz::seed_dir(argc, argv);
   {
     flatbuffers::FlatBufferBuilder fbb;
     auto reading = tel::CreateEnvironmentReadingDirect(fbb, "env-1", 3, 1700000000000, 0, 21.5f, 40.0f, 415);
     tel::FinishTelemetryBuffer(
         fbb, tel::CreateTelemetryDirect(fbb, "env-1", 3, tel::Reading::EnvironmentReading, reading.Union()));
     auto bytes = finish(fbb);
-    write(dir, "env.bin", bytes);
-    write(dir, "env-truncated.bin",
-          std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(bytes.size() / 2)));
+    write_seed(dir, "env.bin", bytes);
+    write_seed(dir, "env-truncated.bin",
+               std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(bytes.size() / 2)));
     bytes[4] = 'X';
-    write(dir, "env-wrong-ident.bin", bytes);
+    write_seed(dir, "env-wrong-ident.bin", bytes);
   }
   {
     flatbuffers::FlatBufferBuilder fbb;
     auto reading = tel::CreateValveReadingDirect(fbb, "env-1", 3, 0, 0, 40.0f, 60.0f, tel::ValveState::OPENING, 12.5f);
     tel::FinishTelemetryBuffer(
         fbb, tel::CreateTelemetryDirect(fbb, "env-1", 3, tel::Reading::ValveReading, reading.Union()));
-    write(dir, "valve.bin", finish(fbb));
+    write_seed(dir, "valve.bin", finish(fbb));
   }
   {
     flatbuffers::FlatBufferBuilder fbb;
     auto reading = tel::CreateMeterReadingDirect(fbb, "env-1", 3, 0, 0, 12345.5, 230.0f, 229.5f);
     tel::FinishTelemetryBuffer(
         fbb, tel::CreateTelemetryDirect(fbb, "env-1", 3, tel::Reading::MeterReading, reading.Union()));
-    write(dir, "meter.bin", finish(fbb));
+    write_seed(dir, "meter.bin", finish(fbb));
   }
   {
     flatbuffers::FlatBufferBuilder fbb;  // no device: a required field missing
     const auto start = fbb.StartTable();
     fbb.AddElement<std::uint64_t>(tel::Telemetry::VT_SEQ, 3, 0);
     fbb.Finish(flatbuffers::Offset<tel::Telemetry>(fbb.EndTable(start)), tel::TelemetryIdentifier());
-    write(dir, "no-device.bin", finish(fbb));
+    write_seed(dir, "no-device.bin", finish(fbb));
   }
   return 0;
 }

@@ -15,13 +15,13 @@
 #include "archer/ingest/schema.h"
 #include "archer/ingest/validator.h"
 #include "archer/schemas/telemetry_generated.h"
+#include "telemetry_validators.h"
 
 namespace {
 
 using archer::ingest::Capture;
 using archer::ingest::ValidationResult;
 using archer::ingest::Validator;
-using archer::ingest::ValidatorSettings;
 
 struct Fixture {
   std::shared_ptr<const archer::ingest::Schema> schema;
@@ -31,27 +31,10 @@ struct Fixture {
 Fixture& fixture() {
   static Fixture* f = [] {
     auto* made = new Fixture;
-    auto loaded = archer::ingest::Schema::load(std::string(ARCHER_SCHEMA_DIR) + "/telemetry.bfbs");
-    if (!loaded) {
-      std::fprintf(stderr, "%s\n", loaded.error.c_str());
-      std::abort();
-    }
-    made->schema = loaded.schema;
+    made->schema = archer::fuzz::telemetry_schema();
     const bool formats[][2] = {{true, true}, {true, false}, {false, true}};
     for (const auto& format : formats) {
-      ValidatorSettings settings;
-      settings.section = "fuzz";
-      settings.max_payload = 64 * 1024;
-      settings.accept_flatbuffers = format[0];
-      settings.accept_json = format[1];
-      settings.bind = {{"device", "device"}, {"seq", "seq"}};
-      std::string error;
-      auto validator = Validator::create(made->schema, settings, error);
-      if (!validator) {
-        std::fprintf(stderr, "%s\n", error.c_str());
-        std::abort();
-      }
-      made->validators.push_back(std::move(*validator));
+      made->validators.push_back(archer::fuzz::telemetry_validator(made->schema, format[0], format[1], true));
     }
     return made;
   }();
