@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "archer/core/log.h"
+#include "archer/core/paho_trace.h"
 #include "archer/core/tcp_nodelay.h"
 
 namespace archer::devsim {
@@ -71,6 +72,7 @@ Connections::Connections(const Options& options, const DeviceTable& devices, Sta
     conn->window = options_.max_inflight;
     connections_.push_back(std::move(conn));
   }
+  quiet_paho_trace();  // the load generator shares the cores with what it measures
   for (std::size_t c = 0; c < count; ++c) {
     Connection& conn = *connections_[c];
     auto create = mqtt::create_options_builder()

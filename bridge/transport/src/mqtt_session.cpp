@@ -7,6 +7,7 @@
 
 #include "archer/core/callback_guard.h"
 #include "archer/core/log.h"
+#include "archer/core/paho_trace.h"
 #include "archer/core/tcp_nodelay.h"
 #include "archer/transport/mqtt_tls.h"
 
@@ -67,6 +68,7 @@ RepeatedLines& failed_connect_lines() {
 }  // namespace
 
 MqttSession::MqttSession(MqttConfig config) : config_(std::move(config)) {
+  archer::quiet_paho_trace();
   // No client-side persistence: the gateway publishes only what its callers track themselves.
   client_ = std::make_unique<mqtt::async_client>(config_.uri, config_.client_id, mqtt::create_options(MQTTVERSION_5),
                                                  nullptr);
