@@ -7,6 +7,7 @@
 #   ./scripts/bench.sh IngestBench     # only the tests whose name matches (ctest -R, case-sensitive)
 #   ARCHER_BENCH_ROUNDS=1 ARCHER_BENCH_RATES=2000,max ./scripts/bench.sh IngestBench   # a short look
 #   ./scripts/bench.sh actuation_bench # commands/s and round trips to 1,000 valves over a ladder of rates
+#   ./scripts/bench.sh IngestBench.Soak  # 10 minutes from 10,000 devices: archer-bridge's memory over time
 #
 # ingest_bench runs its ladder on archer-devkafka and on one Apache Kafka node; the real-broker half
 # needs java and the jars of `scripts/kafka.sh fetch` (fetched here when java and mvn are there) and
@@ -63,7 +64,7 @@ status=0
 ctest "${ctest_args[@]}" 2>&1 | tee "$log" || status=$?
 
 step "figures (load after: $(uptime | sed 's/.*load average/load average/'))"
-grep -E '^[0-9]+: (BENCH|ACTUATION|spool_bench|baseline|spool|  |ratios|load)' "$log" | sed -E 's/^[0-9]+: //' || true
+grep -E '^[0-9]+: (BENCH|ACTUATION|SOAK_SUMMARY|spool_bench|baseline|spool|  |ratios|load)' "$log" | sed -E 's/^[0-9]+: //' || true
 if grep -q "LADDER broker=" "$log"; then
   step "the ladder: $build_dir/bench/ladder.md and ladder.svg"
   /usr/bin/python3 scripts/bench/ladder_report.py "$log" "$build_dir/bench"

@@ -38,6 +38,15 @@
 //   ARCHER_BENCH_ROUNDS   [3]     ARCHER_BENCH_SECONDS  seconds of feed per step [10]
 //   ARCHER_BENCH_DEVICES  [1000]
 // The assertion: a Kafka arm at QoS 1 delivers every reading Mosquitto acknowledged; speed is reported.
+//
+// IngestBench.Soak: archer-bridge alone on archer-devkafka, QoS 1, a long feed from many devices, its
+// VmRSS sampled every 10 s: whether memory holds still under load, and how much 10,000 devices take.
+//   SOAK t_s=.. rss_kib=.. delivered=..                                  every 10 s
+//   SOAK_SUMMARY devices=.. rate=.. seconds=.. sent=.. acked=.. delivered=.. publish_rate=..
+//                rss_at_1min_kib=.. rss_last_kib=.. rss_max_kib=.. growth_kib_per_10min=..
+// growth: a least-squares line through the samples after the first minute (the warm-up), per 10 minutes.
+//   ARCHER_BENCH_SOAK_SECONDS [600]  ARCHER_BENCH_SOAK_DEVICES [10000]  ARCHER_BENCH_SOAK_RATE [max]
+// Asserted: every acknowledged reading is in the raw datalog.
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -311,6 +320,85 @@ TEST(IngestBench, Ladder) {
       }
     }
   }
+}
+
+// The slope, per second, of the least-squares line through (t, value).
+double slope_per_s(const std::vector<std::pair<double, double>>& points) {
+  if (points.size() < 2) return 0;
+  double mt = 0, mv = 0;
+  for (const auto& [t, v] : points) {
+    mt += t;
+    mv += v;
+  }
+  mt /= static_cast<double>(points.size());
+  mv /= static_cast<double>(points.size());
+  double num = 0, den = 0;
+  for (const auto& [t, v] : points) {
+    num += (t - mt) * (v - mv);
+    den += (t - mt) * (t - mt);
+  }
+  return den > 0 ? num / den : 0;
+}
+
+TEST(IngestBench, Soak) {
+  const int seconds = static_cast<int>(env_long("ARCHER_BENCH_SOAK_SECONDS", 600));
+  const int devices = static_cast<int>(env_long("ARCHER_BENCH_SOAK_DEVICES", 10000));
+  const auto rate_text = env_list("ARCHER_BENCH_SOAK_RATE", "max");
+  ASSERT_EQ(rate_text.size(), 1u) << "ARCHER_BENCH_SOAK_RATE: one rate";
+  const int rate = rate_text.front() == "max" ? kMaxRate : std::stoi(rate_text.front());
+
+  Mosquitto mqtt(MosquittoOptions{"log_dest none\n"});
+  DevKafka kafka(DevKafkaOptions().with_topic("raw.telemetry:6").with_topic("dlq.telemetry:3"));
+  Raw raw(kafka.bootstrap(), "raw.telemetry");
+  Bridge bridge(mqtt.uri(), kafka.bootstrap(), archer::faults::telemetry_section("raw.telemetry", "dlq.telemetry"));
+  bridge.start();
+  const pid_t pid = bridge.process()->pid();
+
+  std::vector<std::pair<double, double>> samples;  // (seconds since the feed started, KiB)
+  std::atomic<bool> done{false};
+  const auto started = Clock::now();
+  std::thread sampler([&] {
+    auto next = started;
+    while (!done.load()) {
+      next += 10s;
+      while (!done.load() && Clock::now() < next) std::this_thread::sleep_for(100ms);
+      const double t = archer::faults::seconds_since(started);
+      const std::uint64_t kib = archer::faults::rss_kib(pid);
+      samples.emplace_back(t, static_cast<double>(kib));
+      std::cout << fmt::format("SOAK t_s={:.0f} rss_kib={} delivered={}", t, kib, raw.distinct()) << std::endl;
+    }
+  });
+
+  LoadOptions o;
+  o.devices = devices;
+  o.rate = rate;
+  o.seconds = seconds;
+  o.connections = 10;
+  Load load(mqtt.uri(), o);
+  const LoadReport report = load.finish();
+  const bool all = report.ok && wait_until([&] { return raw.distinct() >= report.acked; },
+                                           std::chrono::seconds(60 + report.acked / 2000), 50ms);
+  done.store(true);
+  sampler.join();
+  EXPECT_EQ(bridge.stop(), 0) << bridge.log();
+  raw.stop();
+  ASSERT_TRUE(report.ok);
+  EXPECT_TRUE(all) << "delivered " << raw.distinct() << " of " << report.acked << " acknowledged readings";
+
+  std::vector<std::pair<double, double>> settled;
+  double at_1min = 0, max_kib = 0;
+  for (const auto& [t, kib] : samples) {
+    if (t >= 60 && at_1min == 0) at_1min = kib;
+    if (t >= 60) settled.emplace_back(t, kib);
+    max_kib = std::max(max_kib, kib);
+  }
+  std::cout << fmt::format(
+                   "SOAK_SUMMARY devices={} rate={} seconds={} sent={} acked={} delivered={} publish_rate={:.0f} "
+                   "rss_at_1min_kib={:.0f} rss_last_kib={:.0f} rss_max_kib={:.0f} growth_kib_per_10min={:.0f}",
+                   devices, rate == kMaxRate ? std::string("max") : std::to_string(rate), seconds, report.sent,
+                   report.acked, raw.distinct(), report.achieved_rate, at_1min,
+                   samples.empty() ? 0.0 : samples.back().second, max_kib, slope_per_s(settled) * 600)
+            << std::endl;
 }
 
 }  // namespace
