@@ -1,11 +1,19 @@
 // MQTT 5 through a real Mosquitto (archer::testing::Mosquitto) with Paho C++: properties survive the trip,
-// and a persistent session receives what was published while it was away.
-#include <gtest/gtest.h>
-#include <mqtt/async_client.h>
+// a persistent session receives what was published while it was away, and Nagle is off only where
+// a request/response session asks.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <mqtt/async_client.h>
 
 #include "archer/testing/mqtt_client.h"
 #include "archer/testing/testing.h"
@@ -168,6 +176,48 @@ TEST(MqttSession, PausedIntakeIsQueuedByTheBrokerAndArrivesOnResume) {
       15s, 20ms));
   std::lock_guard lock(mutex);
   EXPECT_EQ(received, (std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}));
+}
+
+// TCP sockets of this process connected to `port`: how many have TCP_NODELAY, and how many not.
+std::pair<int, int> nagle_off_and_on(int port) {
+  int off = 0, on = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(entry.path().filename().string());
+    sockaddr_in peer{};
+    socklen_t length = sizeof(peer);
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0 || peer.sin_family != AF_INET ||
+        ntohs(peer.sin_port) != port) {
+      continue;
+    }
+    int nodelay = 0;
+    length = sizeof(nodelay);
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &length) != 0) continue;
+    ++(nodelay != 0 ? off : on);
+  }
+  return {off, on};
+}
+
+// Telemetry alone keeps Nagle (its PUBACKs share segments); once a request/response session of the
+// process asks, every connection to the broker has it off (Paho gives no way to one client's socket).
+TEST(MqttSession, NagleIsOffOnceARequestResponseSessionOfTheProcessAsks) {
+  Mosquitto broker;
+  archer::MqttConfig config;
+  config.uri = broker.uri();
+  config.client_id = unique_name("telemetry");
+  archer::transport::MqttSession telemetry(config);
+  telemetry.add_subscription("archer/nagle/#", 1);
+  telemetry.start();
+  ASSERT_TRUE(telemetry.wait_connected(10s));
+  EXPECT_EQ(nagle_off_and_on(broker.port()), std::make_pair(0, 1)) << "(Nagle off, on) with telemetry alone";
+
+  config.client_id = unique_name("requests");
+  archer::transport::MqttSession requests(config);
+  requests.add_subscription("archer/nagle/answers", 1);
+  requests.disable_nagle();
+  requests.start();
+  ASSERT_TRUE(requests.wait_connected(10s));
+  EXPECT_EQ(nagle_off_and_on(broker.port()), std::make_pair(2, 0)) << "(Nagle off, on) with a request session";
+  EXPECT_THROW(requests.disable_nagle(), std::logic_error) << "a choice made before start";
 }
 
 }  // namespace

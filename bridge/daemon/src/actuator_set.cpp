@@ -42,6 +42,7 @@ std::shared_ptr<actuators::ActuatorGateway> ActuatorSet::launch(const Config& co
 void ActuatorSet::start_session() {
   if (session_started_) return;
   session_started_ = true;
+  session_.disable_nagle();  // commands and answers: request/response
   session_.start();
 }
 

@@ -60,6 +60,9 @@ class RepeatedLines {
   std::map<std::string, Seen> seen_;
 };
 
+// Set once any session of the process is request/response (MqttSession::disable_nagle).
+std::atomic<bool> nagle_off_wanted{false};
+
 RepeatedLines& failed_connect_lines() {
   static RepeatedLines lines;
   return lines;
@@ -75,6 +78,11 @@ MqttSession::MqttSession(MqttConfig config) : config_(std::move(config)) {
 }
 
 MqttSession::~MqttSession() { stop(std::chrono::seconds(2)); }
+
+void MqttSession::disable_nagle() {
+  require_not_started("disable_nagle");
+  nagle_off_wanted.store(true);
+}
 
 void MqttSession::require_not_started(const char* what) const {
   // Paho's thread reads these without a lock once the session has started.
@@ -274,7 +282,7 @@ void MqttSession::on_connected() {
   // kept the session, and necessary when it expired.
   log::info("mqtt", "connected to {} as {}", config_.uri, config_.client_id);
   // Before the first request goes out: with Nagle on, each waits out the broker's delayed ACK.
-  disable_nagle_to_port(mqtt_uri_port(config_.uri));
+  if (nagle_off_wanted.load()) disable_nagle_to_port(mqtt_uri_port(config_.uri));
   failed_connect_lines().forget();
   const auto wanted = subscriptions();
   pending_subacks_ = static_cast<int>(wanted.size());

@@ -39,6 +39,13 @@ class MqttSession {
   void set_message_handler(MessageHandler handler);
   // Called (on Paho's thread) each time the session is connected and subscribed again.
   void add_ready_listener(std::function<void()> listener);
+  // A request/response session (commands and device answers): Nagle's algorithm off, so a small
+  // request written just after a PUBACK does not wait out the broker's delayed ACK (about 40 ms).
+  // Paho gives no way to one client's socket, so this is the process's choice: once such a session
+  // connects, every MQTT connection of the process has TCP_NODELAY, then and at every connect after
+  // (archer/core/tcp_nodelay.h). A telemetry-only process keeps Nagle: its PUBACKs share segments,
+  // 11-21 % less CPU per reading than without (docs/performance.md).
+  void disable_nagle();
 
   // After start (a reload): subscribes now when connected, and on every reconnect from now on. The
   // broker's answer is logged; true when it granted the subscription within `timeout`.
