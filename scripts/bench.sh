@@ -65,9 +65,12 @@ ctest "${ctest_args[@]}" 2>&1 | tee "$log" || status=$?
 
 step "figures (load after: $(uptime | sed 's/.*load average/load average/'))"
 grep -E '^[0-9]+: (BENCH|ACTUATION|SOAK_SUMMARY|spool_bench|baseline|spool|  |ratios|load)' "$log" | sed -E 's/^[0-9]+: //' || true
-if grep -q "LADDER broker=" "$log"; then
-  step "the ladder: $build_dir/bench/ladder.md and ladder.svg"
+if grep -qE "LADDER broker=|SOAK_SUMMARY|ACTUATION broker=|BENCH hot_path arm=" "$log"; then
+  step "the tables: $build_dir/bench/ladder.md"
   /usr/bin/python3 scripts/bench/ladder_report.py "$log" "$build_dir/bench"
+fi
+if grep -q "LADDER broker=" "$log"; then
+  step "the plot: $build_dir/bench/ladder.svg"
   gnuplot -e "dir='$build_dir/bench'; out='$build_dir/bench/ladder.svg'" scripts/bench/ladder.gp
 fi
 if [ "$status" -ne 0 ]; then

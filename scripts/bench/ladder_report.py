@@ -5,7 +5,8 @@
 
 Writes OUT_DIR/ladder.md: ingest_bench's LADDER lines as one table per broker and QoS (the median over
 rounds of every figure, per offered rate and arm, with the ratios to the limit arm), hot_path_bench's
-instructions per reading, and actuation_bench's ACTUATION lines (medians per broker and rate); and
+instructions per reading, actuation_bench's ACTUATION lines (medians per broker and rate) and
+IngestBench.Soak's SOAK_SUMMARY lines; and
 OUT_DIR/ladder-<broker>-qos<q>.dat, the columns gnuplot draws (rate, then p99 lag and CPU per reading of
 each Kafka arm).
 """
@@ -44,9 +45,10 @@ def main():
         return 2
     steps = defaultdict(list)  # (broker, qos, rate, arm) -> [fields]
     hot_path = []  # fields of each BENCH hot_path line
+    soaks = []  # fields of each SOAK_SUMMARY line
     actuation = defaultdict(list)  # (broker, rate) -> [fields]
     for line in Path(sys.argv[1]).read_text(errors="replace").splitlines():
-        for marker in ("LADDER broker=", "BENCH hot_path arm=", "ACTUATION broker="):
+        for marker in ("LADDER broker=", "BENCH hot_path arm=", "ACTUATION broker=", "SOAK_SUMMARY "):
             at = line.find(marker)
             if at < 0:
                 continue
@@ -55,10 +57,13 @@ def main():
                 steps[(fields["broker"], fields["qos"], fields["rate"], fields["arm"])].append(fields)
             elif marker.startswith("BENCH"):
                 hot_path.append(fields)
+            elif marker.startswith("SOAK"):
+                soaks.append(fields)
             elif "rate" in fields:  # not a "skipped" line
                 actuation[(fields["broker"], fields["rate"])].append(fields)
-    if not steps and not hot_path and not actuation:
-        print("ladder_report: no LADDER, BENCH hot_path or ACTUATION lines in " + sys.argv[1], file=sys.stderr)
+    if not steps and not hot_path and not actuation and not soaks:
+        print("ladder_report: no LADDER, BENCH hot_path, ACTUATION or SOAK_SUMMARY lines in " + sys.argv[1],
+              file=sys.stderr)
         return 1
 
     def med(key, name):
@@ -72,8 +77,8 @@ def main():
         rounds = max(len(v) for k, v in steps.items() if k[0] == broker and k[1] == qos)
         lines.append(f"### {broker}, QoS {qos} (median of {rounds} rounds)\n")
         lines.append("| offered/s | arm | delivered/offered | delivered/s | CPU µs/reading | × limit CPU | "
-                     "lag p50 ms | p99 | p99.9 | max | peak RSS MiB |")
-        lines.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+                     "switches/reading | lag p50 ms | p99 | p99.9 | max | peak RSS MiB |")
+        lines.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         dat = [["# rate"] + [f"{arm}_p99_ms {arm}_cpu_us" for arm in KAFKA_ARMS]]
         for rate in rates:
             limit_cpu = med((broker, qos, rate, "limit"), "cpu_us_per_reading")
@@ -90,7 +95,8 @@ def main():
                 lines.append(
                     f"| {offered} | {arm} | {shown(delivered / sent if sent else None, 3)} | "
                     f"{shown(med(key, 'delivered_per_s'), 0)} | {shown(cpu, 1)} | {shown(ratio, 2)} | "
-                    f"{shown(med(key, 'lag_p50_ms'))} | {shown(med(key, 'lag_p99_ms'))} | "
+                    f"{shown(med(key, 'switches_per_reading'), 2)} | {shown(med(key, 'lag_p50_ms'))} | "
+                    f"{shown(med(key, 'lag_p99_ms'))} | "
                     f"{shown(med(key, 'lag_p999_ms'))} | {shown(med(key, 'lag_max_ms'))} | "
                     f"{shown((med(key, 'max_rss_kib') or 0) / 1024, 1)} |")
             if rate != "max":
@@ -126,6 +132,20 @@ def main():
                          f"{shown(amed('round_trip_p99_ms'))} | {shown(amed('round_trip_p999_ms'))} | "
                          f"{shown(amed('cpu_us_per_command'), 0)} | {shown((amed('max_rss_kib') or 0) / 1024, 1)} | "
                          f"{shown(amed('first_outcome_ms'), 0)} |")
+        lines.append("")
+    if soaks:
+        lines.append("### Memory over a long feed (IngestBench.Soak, archer-devkafka, QoS 1)\n")
+        lines.append("| devices | offered/s | seconds | published/s | acknowledged | delivered | RSS at 1 min MiB | "
+                     "last | peak | growth MiB per 10 min |")
+        lines.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for f in soaks:
+            def mib(name):
+                value = number(f.get(name, "na"))
+                return None if value is None else value / 1024
+            lines.append(f"| {int(f['devices']):,} | {f['rate']} | {f['seconds']} | "
+                         f"{shown(number(f['publish_rate']), 0)} | {int(f['acked']):,} | {int(f['delivered']):,} | "
+                         f"{shown(mib('rss_at_1min_kib'))} | {shown(mib('rss_last_kib'))} | "
+                         f"{shown(mib('rss_max_kib'))} | {shown(mib('growth_kib_per_10min'), 2)} |")
         lines.append("")
     (out_dir / "ladder.md").write_text("\n".join(lines))
     print("\n".join(lines))

@@ -19,12 +19,13 @@
 // Per arm and step, one line on stdout:
 //   LADDER broker=.. qos=.. rate=.. round=.. arm=.. sent=.. acked=.. delivered=.. publish_rate=..
 //          delivered_per_s=.. cpu_us_per_reading=.. max_rss_kib=.. lag_p50_ms=.. lag_p99_ms=.. lag_p999_ms=..
-//          lag_max_ms=.. seconds=.. loadavg=..
+//          lag_max_ms=.. switches_per_reading=.. seconds=.. loadavg=..
 // sent/acked   archer-devsim's report (QoS 0: acked = sent, nothing is acknowledged)
 // delivered    distinct (device, seq) readings the arm passed on: in the raw datalog (Kafka arms), lines
 //              written (limit)
 // cpu_us       the arm process's utime + stime from just before the feed starts until it has passed on
 //              every reading it will (or a deadline), divided by what it delivered
+// switches     context switches of all the arm's threads in that window, per reading delivered
 // lag          scheduled send time -> the reading consumed from Kafka by this process (fetch.wait.max.ms
 //              10); "na" for the limit arm. It includes the feed's own lateness: at "max" it is the queue.
 // The feed, the broker, archer-devkafka or the JVM and this process share the machine's cores with the
@@ -80,6 +81,7 @@
 namespace {
 
 using namespace std::chrono_literals;
+using archer::bench::context_switches;
 using archer::bench::cpu_seconds;
 using archer::bench::env_list;
 using archer::bench::fixed;
@@ -217,6 +219,7 @@ void run_step(const Step& step, int seconds, int devices) {
   const auto delivered = [&]() -> std::uint64_t { return subscriber ? subscriber->received() : raw->distinct(); };
   const auto cpu0 = cpu_seconds(pid);
   ASSERT_TRUE(cpu0);
+  const std::uint64_t switches0 = context_switches(pid);
   const auto started = Clock::now();
   LoadOptions o;
   o.devices = devices;
@@ -246,6 +249,7 @@ void run_step(const Step& step, int seconds, int devices) {
       },
       std::chrono::seconds(600), 20ms);
   const auto cpu1 = cpu_seconds(pid);
+  const std::uint64_t switches = context_switches(pid) - switches0;
   const double window_s = archer::faults::seconds_since(started);
   const std::string load_after = load_average();
   if (bridge) {
@@ -270,12 +274,13 @@ void run_step(const Step& step, int seconds, int devices) {
   std::cout << fmt::format(
                    "LADDER broker={} qos={} rate={} round={} arm={} sent={} acked={} delivered={} publish_rate={:.0f} "
                    "delivered_per_s={} cpu_us_per_reading={} max_rss_kib={} lag_p50_ms={} lag_p99_ms={} "
-                   "lag_p999_ms={} lag_max_ms={} seconds={:.1f} loadavg={}",
+                   "lag_p999_ms={} lag_max_ms={} switches_per_reading={} seconds={:.1f} loadavg={}",
                    step.broker == KafkaKind::devkafka ? "devkafka" : "apache", step.qos,
                    step.rate == kMaxRate ? std::string("max") : std::to_string(step.rate), step.round,
                    arm_name(step.arm), report.sent, report.acked, passed, report.achieved_rate,
                    fixed(delivered_per_s, 0), fixed(cpu_us, 2), rss.max_kib(), lag(0.5), lag(0.99), lag(0.999),
-                   lag(1.0), window_s, load_after)
+                   lag(1.0), passed > 0 ? fixed(static_cast<double>(switches) / static_cast<double>(passed), 2) : "na",
+                   window_s, load_after)
             << std::endl;
   if (step.qos == 1 && step.arm != Arm::limit && step.arm != Arm::script) {
     EXPECT_GE(passed, report.acked) << arm_name(step.arm) << ": acknowledged readings missing from " << raw_topic;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -45,6 +46,20 @@ std::optional<double> cpu_seconds(pid_t pid) {
   if (f.size() < 13) return std::nullopt;
   const double ticks = static_cast<double>(std::stoull(f[11]) + std::stoull(f[12]));
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+std::uint64_t context_switches(pid_t pid) {
+  std::uint64_t total = 0;
+  std::error_code error;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", error)) {
+    std::ifstream in(task.path() / "status");
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with("voluntary_ctxt_switches:") || line.starts_with("nonvoluntary_ctxt_switches:")) {
+        total += std::stoull(line.substr(line.find(':') + 1));
+      }
+    }
+  }
+  return total;
 }
 
 double percentile_ms(std::vector<std::int64_t> us, double q) {

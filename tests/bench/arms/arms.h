@@ -27,6 +27,9 @@ namespace archer::bench {
 
 // utime + stime of a process in seconds (from /proc/<pid>/stat), or nullopt when it cannot be read.
 std::optional<double> cpu_seconds(pid_t pid);
+// Context switches (voluntary and not) of every live thread of a process: each is a wake-up, and on
+// a virtual machine each costs microseconds of CPU that no instruction count shows.
+std::uint64_t context_switches(pid_t pid);
 
 // The q-quantile (0..1) of microsecond samples, in ms; -1 when there are none.
 double percentile_ms(std::vector<std::int64_t> us, double q);
