@@ -291,6 +291,40 @@ TEST_P(FaultsOnBothBrokers, Sigterm) {
   EXPECT_EQ(bridge.stop(), 0);
 }
 
+// Two bridges in one share group split the feed; one is stopped with SIGTERM half way. It hands its
+// share over first (unsubscribes, then waits for its marker behind whatever the broker had queued for
+// it), so the other takes the rest: nothing Mosquitto acknowledged stays queued for the stopped one.
+TEST_F(Faults, ShareGroupMemberStoppedHandsItsShareOver) {
+  LoadOptions o = load_options(2000, 10);
+  const std::string sections = archer::faults::telemetry_section() + "share_group = \"telemetry\"\n";
+  Bridge a(mqtt_.uri(), kafka_.bootstrap(), sections, "archer-test-gw-a", "", "gw-a");
+  Bridge b(mqtt_.uri(), kafka_.bootstrap(), sections, "archer-test-gw-b", "", "gw-b");
+  a.start();
+  b.start();
+  rss_.watch(b.process()->pid());
+  Load load(mqtt_.uri(), o);
+  const std::uint64_t half = static_cast<std::uint64_t>(o.rate) * static_cast<std::uint64_t>(o.seconds) / 2;
+  load.wait_for_acks(half);
+  const auto delivered = [](const Bridge& bridge) {
+    return scrape(bridge.http_port(), "archer_ingest_delivered_total").value_or(0);
+  };
+  const double a_delivered = delivered(a);
+  const double b_before = delivered(b);
+  EXPECT_GT(a_delivered, 0.2 * static_cast<double>(half)) << "a took no real share";
+  EXPECT_GT(b_before, 0.2 * static_cast<double>(half)) << "b took no real share";
+  EXPECT_EQ(a.stop(30s), 0) << a.log();
+  EXPECT_NE(a.log().find("handed over its share"), std::string::npos) << a.log();
+
+  const LoadReport report = load.finish();
+  ASSERT_TRUE(report.ok);
+  Figures f = finish("share_sigterm", report, o);
+  f.with("a_delivered", fmt::format("{:.0f}", a_delivered)).with("b_delivered_before", fmt::format("{:.0f}", b_before));
+  archer::faults::print(f);
+  EXPECT_EQ(f.lost, 0u) << a.log() << b.log();
+  EXPECT_EQ(f.duplicated, 0u);
+  EXPECT_EQ(b.stop(), 0) << b.log();
+}
+
 // 5. kill -9 under load, several times. The spool commits before Paho's callback returns (so
 // before the PUBACK): a kill loses nothing the bridge accepted. Duplicates are expected: readings
 // Kafka acknowledged that the spool had not removed yet are sent again after the restart.

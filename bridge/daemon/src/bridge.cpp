@@ -37,6 +37,8 @@ constexpr auto kDrainTimeout = std::chrono::seconds(30);
 
 constexpr auto kActuatorDrain = std::chrono::seconds(10);
 constexpr auto kSubscribeTimeout = std::chrono::seconds(10);
+// A planned stop waits at most this long for the broker to have delivered this gateway's queued share.
+constexpr auto kHandOverTimeout = std::chrono::seconds(10);
 
 // The tables a reload does not apply (the running sessions and clients were made from them).
 std::vector<std::string> restart_only_changes(const Config& running, const Config& fresh) {
@@ -266,8 +268,10 @@ int run_bridge(const Config& config) {
   }
   run_guarded("main loop", io);
 
-  // Ordered shutdown: telemetry intake stops first, then running exchanges finish while the actuation
-  // session is still up, then everything taken is handed to Kafka.
+  // Ordered shutdown: telemetry intake stops first (its share of shared subscriptions handed to the
+  // group's other members, so the broker queues none of it for this gateway), then running exchanges
+  // finish while the actuation session is still up, then everything taken is handed to Kafka.
+  if (ingesting) mqtt.hand_over_shares(kHandOverTimeout);
   mqtt.stop(std::chrono::seconds(5));
   actuators.stop(kActuatorDrain);
   actuation.stop(std::chrono::seconds(5));

@@ -1,14 +1,18 @@
 #include "archer/transport/mqtt_session.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <random>
 #include <utility>
 
+#include <fmt/ranges.h>
+
 #include "archer/core/callback_guard.h"
 #include "archer/core/log.h"
 #include "archer/core/paho_trace.h"
 #include "archer/core/tcp_nodelay.h"
+#include "archer/core/uuid.h"
 #include "archer/transport/mqtt_tls.h"
 
 namespace archer::transport {
@@ -179,6 +183,12 @@ void MqttSession::start() {
   started_ = true;
   client_->set_message_callback([this](mqtt::const_message_ptr message) {
     guarded("MQTT message handler", [&] {
+      if (marker_awaited_.load(std::memory_order_relaxed) && message->get_topic() == handover_topic()) {
+        std::lock_guard lock(marker_mutex_);
+        if (message->get_payload_str() == marker_token_) marker_seen_ = true;
+        marker_cv_.notify_all();
+        return;
+      }
       if (handler_) handler_(message);
     });
   });
@@ -353,6 +363,71 @@ bool MqttSession::wait_connected(std::chrono::milliseconds timeout) {
 
 void MqttSession::settle_subscriptions(std::unique_lock<std::mutex>& lock) {
   connected_cv_.wait_for(lock, kSubscriptionSettle, [this] { return subscribed_.load() || !client_->is_connected(); });
+}
+
+std::string MqttSession::handover_topic() const {
+  std::string id = config_.client_id;
+  for (char& c : id) {
+    if (c == '/' || c == '+' || c == '#') c = '_';
+  }
+  return "archer/handover/" + id;
+}
+
+bool MqttSession::hand_over_shares(std::chrono::milliseconds timeout) {
+  std::vector<std::string> shared;
+  for (const auto& [filter, qos] : subscriptions()) {
+    if (filter.starts_with("$share/")) shared.push_back(filter);
+  }
+  if (shared.empty()) return true;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto left = [&] {
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+  };
+  if (!connected()) {
+    for (const std::string& filter : shared) unsubscribe(filter, left());
+    log::warn("mqtt",
+              "{}: not connected at the stop: what the broker queued for this session's share of {} waits "
+              "for its next start",
+              config_.client_id, fmt::join(shared, ", "));
+    return false;
+  }
+  for (const std::string& filter : shared) unsubscribe(filter, left());
+  const std::string topic = handover_topic();
+  const std::string token = new_record_id().to_string();
+  {
+    std::lock_guard lock(marker_mutex_);
+    marker_token_ = token;
+    marker_seen_ = false;
+  }
+  marker_awaited_ = true;
+  bool seen = false;
+  if (!subscribe(topic, 1, left())) {
+    log::warn("mqtt",
+              "{}: the broker refused '{}' (its ACL?): the hand-over cannot tell when the share queued "
+              "for this session has all arrived; what is left waits for its next start",
+              config_.client_id, topic);
+  } else {
+    try {
+      client_->publish(topic, token, 1, false);
+      std::unique_lock lock(marker_mutex_);
+      seen = marker_cv_.wait_until(lock, deadline, [this] { return marker_seen_; });
+    } catch (const mqtt::exception& error) {
+      log::warn("mqtt", "{}: hand-over marker: {}", config_.client_id, error.what());
+    }
+  }
+  unsubscribe(topic, left());
+  marker_awaited_ = false;
+  if (seen) {
+    log::info("mqtt", "{}: handed over its share of {}: the broker routes it to the group's other members",
+              config_.client_id, fmt::join(shared, ", "));
+  } else {
+    log::warn("mqtt",
+              "{}: hand-over of {} not confirmed within {} ms; what the broker still queued for this "
+              "session waits for its next start",
+              config_.client_id, fmt::join(shared, ", "), timeout.count());
+  }
+  return seen;
 }
 
 void MqttSession::stop(std::chrono::milliseconds timeout) {

@@ -68,6 +68,16 @@ class MqttSession {
   void resume_intake();
   bool intake_paused() const { return paused_.load(); }
 
+  // Before a planned stop: gives this session's share of every shared subscription ($share/...) to
+  // the group's other members. Unsubscribes those filters, so the broker routes no more to this
+  // session, then waits until what the broker had already queued for it has arrived: a QoS 1 marker
+  // published to a topic of the session's own (handover_topic()) comes back after everything queued
+  // before it, Mosquitto keeping one queue per client, in order. True when there was nothing to hand
+  // over or the marker came back within `timeout`; false (logged) when the broker refused the marker
+  // topic or it did not come back: what it still holds for this session then waits for its next start.
+  bool hand_over_shares(std::chrono::milliseconds timeout);
+  std::string handover_topic() const;
+
   // Stops intake: disconnects cleanly, keeping the session (the broker queues for us meanwhile).
   void stop(std::chrono::milliseconds timeout);
 
@@ -112,6 +122,12 @@ class MqttSession {
   std::atomic<bool> subscribed_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> paused_{false};
+  // The hand-over's marker, awaited while marker_awaited_ (Paho's thread checks it per message).
+  std::atomic<bool> marker_awaited_{false};
+  std::mutex marker_mutex_;
+  std::condition_variable marker_cv_;
+  std::string marker_token_;  // guarded by marker_mutex_
+  bool marker_seen_ = false;  // guarded by marker_mutex_
   bool started_ = false;
   bool need_connect_ = true;  // guarded by connected_mutex_: the connector thread's work
   std::mutex connected_mutex_;
