@@ -26,7 +26,9 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <memory>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -119,6 +121,18 @@ class Faults : public ::testing::Test {
         << "no spool metrics on /metrics port " << port << ":\n"
         << bridge->log();
     return bridge;
+  }
+
+  // Two bridges (gateways gw-a and gw-b) whose telemetry section is in one share group, started; the
+  // RSS sampler watches the second, the one that keeps running.
+  std::pair<std::unique_ptr<Bridge>, std::unique_ptr<Bridge>> start_share_group() {
+    const std::string sections = archer::faults::telemetry_section() + "share_group = \"telemetry\"\n";
+    auto a = std::make_unique<Bridge>(mqtt_.uri(), kafka_.bootstrap(), sections, "archer-test-gw-a", "", "gw-a");
+    auto b = std::make_unique<Bridge>(mqtt_.uri(), kafka_.bootstrap(), sections, "archer-test-gw-b", "", "gw-b");
+    a->start();
+    b->start();
+    rss_.watch(b->process()->pid());
+    return {std::move(a), std::move(b)};
   }
 
   // Reads the datalog until every acknowledged reading is there (or the deadline), prints and
@@ -296,12 +310,9 @@ TEST_P(FaultsOnBothBrokers, Sigterm) {
 // it), so the other takes the rest: nothing Mosquitto acknowledged stays queued for the stopped one.
 TEST_F(Faults, ShareGroupMemberStoppedHandsItsShareOver) {
   LoadOptions o = load_options(2000, 10);
-  const std::string sections = archer::faults::telemetry_section() + "share_group = \"telemetry\"\n";
-  Bridge a(mqtt_.uri(), kafka_.bootstrap(), sections, "archer-test-gw-a", "", "gw-a");
-  Bridge b(mqtt_.uri(), kafka_.bootstrap(), sections, "archer-test-gw-b", "", "gw-b");
-  a.start();
-  b.start();
-  rss_.watch(b.process()->pid());
+  auto [a_, b_] = start_share_group();
+  Bridge& a = *a_;
+  Bridge& b = *b_;
   Load load(mqtt_.uri(), o);
   const std::uint64_t half = static_cast<std::uint64_t>(o.rate) * static_cast<std::uint64_t>(o.seconds) / 2;
   load.wait_for_acks(half);
@@ -332,12 +343,9 @@ TEST_F(Faults, ShareGroupMemberStoppedHandsItsShareOver) {
 // taken but the spool not yet removed when it was killed (as in Kill9).
 TEST_F(Faults, ShareGroupMemberKilledFindsItsQueuedShareWhenItReturns) {
   LoadOptions o = load_options(2000, 10);
-  const std::string sections = archer::faults::telemetry_section() + "share_group = \"telemetry\"\n";
-  Bridge a(mqtt_.uri(), kafka_.bootstrap(), sections, "archer-test-gw-a", "", "gw-a");
-  Bridge b(mqtt_.uri(), kafka_.bootstrap(), sections, "archer-test-gw-b", "", "gw-b");
-  a.start();
-  b.start();
-  rss_.watch(b.process()->pid());
+  auto [a_, b_] = start_share_group();
+  Bridge& a = *a_;
+  Bridge& b = *b_;
   Load load(mqtt_.uri(), o);
   load.wait_for_acks(static_cast<std::uint64_t>(o.rate) * static_cast<std::uint64_t>(o.seconds) / 2);
   a.kill9();

@@ -64,6 +64,14 @@ class RepeatedLines {
   std::map<std::string, Seen> seen_;
 };
 
+// The hand-over marker's topic: the client id, with what cannot stand in a topic level replaced.
+std::string handover_topic_of(std::string client_id) {
+  for (char& c : client_id) {
+    if (c == '/' || c == '+' || c == '#') c = '_';
+  }
+  return "archer/handover/" + client_id;
+}
+
 // Set once any session of the process is request/response (MqttSession::disable_nagle).
 std::atomic<bool> nagle_off_wanted{false};
 
@@ -74,7 +82,8 @@ RepeatedLines& failed_connect_lines() {
 
 }  // namespace
 
-MqttSession::MqttSession(MqttConfig config) : config_(std::move(config)) {
+MqttSession::MqttSession(MqttConfig config)
+    : config_(std::move(config)), handover_topic_(handover_topic_of(config_.client_id)) {
   archer::quiet_paho_trace();
   // No client-side persistence: the gateway publishes only what its callers track themselves.
   client_ = std::make_unique<mqtt::async_client>(config_.uri, config_.client_id, mqtt::create_options(MQTTVERSION_5),
@@ -183,7 +192,7 @@ void MqttSession::start() {
   started_ = true;
   client_->set_message_callback([this](mqtt::const_message_ptr message) {
     guarded("MQTT message handler", [&] {
-      if (marker_awaited_.load(std::memory_order_relaxed) && message->get_topic() == handover_topic()) {
+      if (marker_awaited_.load(std::memory_order_relaxed) && message->get_topic() == handover_topic_) {
         std::lock_guard lock(marker_mutex_);
         if (message->get_payload_str() == marker_token_) marker_seen_ = true;
         marker_cv_.notify_all();
@@ -365,14 +374,6 @@ void MqttSession::settle_subscriptions(std::unique_lock<std::mutex>& lock) {
   connected_cv_.wait_for(lock, kSubscriptionSettle, [this] { return subscribed_.load() || !client_->is_connected(); });
 }
 
-std::string MqttSession::handover_topic() const {
-  std::string id = config_.client_id;
-  for (char& c : id) {
-    if (c == '/' || c == '+' || c == '#') c = '_';
-  }
-  return "archer/handover/" + id;
-}
-
 bool MqttSession::hand_over_shares(std::chrono::milliseconds timeout) {
   std::vector<std::string> shared;
   for (const auto& [filter, qos] : subscriptions()) {
@@ -393,7 +394,7 @@ bool MqttSession::hand_over_shares(std::chrono::milliseconds timeout) {
     return false;
   }
   for (const std::string& filter : shared) unsubscribe(filter, left());
-  const std::string topic = handover_topic();
+  const std::string& topic = handover_topic_;
   const std::string token = new_record_id().to_string();
   {
     std::lock_guard lock(marker_mutex_);

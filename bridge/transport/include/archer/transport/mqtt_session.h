@@ -76,7 +76,7 @@ class MqttSession {
   // over or the marker came back within `timeout`; false (logged) when the broker refused the marker
   // topic or it did not come back: what it still holds for this session then waits for its next start.
   bool hand_over_shares(std::chrono::milliseconds timeout);
-  std::string handover_topic() const;
+  const std::string& handover_topic() const { return handover_topic_; }
 
   // Stops intake: disconnects cleanly, keeping the session (the broker queues for us meanwhile).
   void stop(std::chrono::milliseconds timeout);
@@ -108,6 +108,7 @@ class MqttSession {
   void build_connect_options();
 
   MqttConfig config_;
+  std::string handover_topic_;  // from the client id, once
   std::unique_ptr<mqtt::async_client> client_;
   mqtt::connect_options connect_options_;
   std::vector<std::pair<std::string, int>> subscriptions() const;
